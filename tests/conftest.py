@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.local_endpoint",
+    "tests.fixtures.deployments",
     "tests.fixtures.fault_server",
     "tests.fixtures.app_server",
 ]

@@ -1,0 +1,8 @@
+"""Placeholder: the embeddings page is being built (see the open issue)."""
+
+import streamlit as st
+
+
+def render() -> None:
+    st.title("Embeddings")
+    st.info("This page is not built yet.")
