@@ -2,7 +2,8 @@
 # Starts the app; with no deployment configured it first starts the embedded endpoint and points the app at it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=.venv/bin
+# In the container there is no .venv: the image installs into the system Python.
+if [ -x .venv/bin/python ]; then BIN=.venv/bin; else BIN="$(dirname "$(command -v python)")"; fi
 config="${PLAYGROUND_CONFIG:-deployments.toml}"
 port="${LOCAL_ENDPOINT_PORT:-8800}"
 
