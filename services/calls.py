@@ -1,0 +1,172 @@
+"""What one call needs, prepared once for the sync and the async client: URL, headers, body, and error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from services import http
+from services.config import Deployment
+from services.errors import (
+    AuthenticationError,
+    EndpointUnavailableError,
+    InferenceError,
+    ModalityNotSupportedError,
+    StreamInterruptedError,
+    error_from_response,
+)
+from services.metrics import Stopwatch
+from services.retry import DEFAULT_POLICY, RETRY_STATUSES, RetryPolicy
+from services.schemas import ImageInput
+
+
+@dataclass
+class Call:
+    """One prepared request; `clock` starts when it is prepared, so retries count in total time."""
+
+    method: str
+    route: str
+    url: httpx.URL
+    body: dict[str, Any] | None
+    request_id: str
+    stream: bool
+    extra_parameters: str | None
+    clock: Stopwatch
+    encoding: str | None = None
+
+
+class CallPlanner:
+    """Knows the deployment, its auth and its retry budget; builds calls and maps failures to typed errors."""
+
+    def __init__(self, deployment: Deployment, retry_policy: RetryPolicy | None = None, credential: Any = None) -> None:
+        self.deployment = deployment
+        self.policy = retry_policy or DEFAULT_POLICY
+        self.retries = self.policy.budget(deployment.max_retries)
+        self.host = http.host_of(deployment)
+        self.entra = http.EntraAuth(http.entra_scope(deployment), credential) if deployment.auth == "entra" else None
+
+    def _call(self, method: str, route: str, body: dict[str, Any] | None, mode: str | None = None, **kw: Any) -> Call:
+        query = kw.pop("query", None)
+        return Call(
+            method=method,
+            route=route,
+            url=http.build_url(self.deployment, route, query),
+            body=body,
+            request_id=http.new_request_id(),
+            stream=kw.pop("stream", False),
+            extra_parameters=mode,
+            clock=Stopwatch(),
+            **kw,
+        )
+
+    def info(self) -> Call:
+        if self.deployment.api != "azure-inference":
+            raise ModalityNotSupportedError(
+                f"/info is not offered by {self.deployment.api} endpoints",
+                deployment=self.deployment.name,
+                route="/info",
+            )
+        version = http.api_version(self.deployment) or ""
+        # The GA version picks the model on a multi-model endpoint with ?model=.
+        query = {"model": self.deployment.model} if self.deployment.model and not version.startswith("2024") else None
+        return self._call("GET", "/info", None, query=query)
+
+    def models(self) -> Call:
+        return self._call("GET", "/models", None)
+
+    def chat(self, messages: Iterable[Any], params: dict[str, Any], *, stream: bool) -> Call:
+        body, mode = http.chat_body(self.deployment, messages, params, stream=stream)
+        return self._call("POST", "/chat/completions", body, mode, stream=stream)
+
+    def embed(self, texts: list[str], params: dict[str, Any]) -> Call:
+        if isinstance(texts, str) or not all(isinstance(text, str) for text in texts):
+            raise TypeError("texts must be a list of strings")
+        if not texts:
+            raise ValueError("at least one text is required")
+        body, mode = http.embed_body(self.deployment, list(texts), params)
+        return self._call("POST", "/embeddings", body, mode, encoding=body.get("encoding_format"))
+
+    def embed_images(self, images: Iterable[ImageInput | bytes | Path | str], params: dict[str, Any]) -> Call:
+        body, mode = http.embed_body(self.deployment, http.image_inputs(images), params)
+        return self._call("POST", "/images/embeddings", body, mode, encoding=body.get("encoding_format"))
+
+    def headers(self, call: Call, bearer_token: str | None = None) -> dict[str, str]:
+        return http.build_headers(
+            self.deployment,
+            request_id=call.request_id,
+            stream=call.stream,
+            extra_parameters=call.extra_parameters,
+            bearer_token=bearer_token,
+        )
+
+    def token_or_error(self, call: Call) -> str | None:
+        """The Entra token (None for key auth); credential failures become AuthenticationError."""
+        if self.entra is None:
+            return None
+        try:
+            return self.entra.token()
+        except Exception as exc:  # azure-identity raises several unrelated types
+            raise AuthenticationError(
+                f"could not get an Entra ID token for {self.entra.scope}: {type(exc).__name__}: {exc}",
+                key_source="entra",
+                deployment=self.deployment.name,
+                request_id=call.request_id,
+            ) from None
+
+    def _secret(self) -> str | None:
+        return self.deployment.key.get_secret_value() if self.deployment.key is not None else None
+
+    def response_error(self, call: Call, status: int, headers: httpx.Headers, text: str) -> InferenceError:
+        error = error_from_response(
+            status,
+            headers,
+            text,
+            deployment=self.deployment.name,
+            route=call.route,
+            request_id=call.request_id,
+            sent=call.body,
+            key_source="entra" if self.entra is not None else self.deployment.key_source,
+            host=self.host,
+        )
+        return error.redact(self._secret())
+
+    def transport_error(self, call: Call, exc: Exception, *, partial: str | None = None) -> EndpointUnavailableError:
+        """A connect/timeout/protocol failure as EndpointUnavailableError (StreamInterruptedError mid-stream)."""
+        if isinstance(exc, httpx.ConnectTimeout):
+            reason = f"connect timeout after {self.deployment.connect_timeout:g} s"
+        elif isinstance(exc, httpx.ReadTimeout):
+            reason = f"read timeout after {self.deployment.read_timeout:g} s"
+        elif isinstance(exc, httpx.ConnectError):
+            reason = f"cannot connect ({exc})" if str(exc) else "cannot connect"
+        else:
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if partial is not None:
+            error: EndpointUnavailableError = StreamInterruptedError(
+                f"stream from {self.host} interrupted after {len(partial)} characters: {reason}",
+                host=self.host,
+                reason=reason,
+                deployment=self.deployment.name,
+                request_id=call.request_id,
+            )
+        else:
+            error = EndpointUnavailableError(
+                f"endpoint {self.host} unavailable: {reason}",
+                host=self.host,
+                reason=reason,
+                deployment=self.deployment.name,
+                request_id=call.request_id,
+            )
+        error.redact(self._secret())
+        return error
+
+    def retry_wait(self, attempt: int, status: int | None, headers: httpx.Headers | None) -> float | None:
+        """Seconds to wait before retry `attempt` (1-based), or None when this failure is not retried."""
+        if attempt > self.retries:
+            return None
+        if status is not None and status not in RETRY_STATUSES:
+            return None
+        return self.policy.wait_for(attempt, headers)

@@ -1,0 +1,198 @@
+"""InferenceClient: the Azure AI Model Inference API over one pooled httpx.Client per deployment."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from services.calls import Call, CallPlanner
+from services.config import Deployment
+from services.errors import StreamInterruptedError
+from services.http import timeout_for
+from services.responses import StreamAssembler, json_body, parse_chat, parse_embeddings, parse_info
+from services.retry import RETRY_EXCEPTIONS, RetryPolicy
+from services.schemas import ChatResult, EmbeddingsResult, ImageInput, ModelInfo, StreamDelta
+from services.sse import iter_events
+
+
+class ChatStream:
+    """Iterator of StreamDelta; `text` and `result` hold what arrived so far; close() drops the connection at once."""
+
+    def __init__(self, response: httpx.Response, call: Call, planner: CallPlanner) -> None:
+        self._response = response
+        self._call = call
+        self._planner = planner
+        self._assembler = StreamAssembler(
+            call.clock, deployment=planner.deployment.name, request_id=call.request_id, route=call.route
+        )
+        self._deltas = self._generate()
+        self._finished = False
+
+    def _generate(self) -> Iterator[StreamDelta]:
+        assembler = self._assembler
+        try:
+            for event in iter_events(self._response.iter_bytes()):
+                delta = assembler.delta(event)
+                if delta is not None:
+                    yield delta
+                if assembler.done:
+                    return
+            if not assembler.complete:
+                raise StreamInterruptedError(
+                    f"stream ended after {len(assembler.text)} characters without a finish reason",
+                    host=self._planner.host,
+                    reason="stream ended early",
+                    deployment=self._planner.deployment.name,
+                    request_id=self._call.request_id,
+                )
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            raise self._planner.transport_error(self._call, exc, partial=assembler.text) from None
+        finally:
+            self._finished = True
+            self._response.close()
+
+    def __iter__(self) -> ChatStream:
+        return self
+
+    def __next__(self) -> StreamDelta:
+        return next(self._deltas)
+
+    @property
+    def text(self) -> str:
+        """Everything received so far."""
+        return self._assembler.text
+
+    @property
+    def result(self) -> ChatResult:
+        """The answer assembled so far (stopped=True when closed before the end); valid after an error too."""
+        return self._assembler.result()
+
+    def close(self) -> None:
+        """Stop reading and close the connection now."""
+        if not self._finished:
+            self._assembler.stopped = True
+        self._deltas.close()
+        self._response.close()
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+class InferenceClient:
+    """Calls one deployment: info, chat, stream_chat, embed, embed_images, list_models. Raises services.errors."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        retry_policy: RetryPolicy | None = None,
+        credential: Any = None,
+    ) -> None:
+        self.deployment = deployment
+        self._planner = CallPlanner(deployment, retry_policy, credential)
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=timeout_for(deployment),
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        )
+
+    def __repr__(self) -> str:
+        return f"InferenceClient({self.deployment.name!r}, {self.deployment.endpoint!r})"
+
+    def _send(self, call: Call) -> httpx.Response:
+        """Send with retries before the first byte; return a 2xx response (streamed responses stay open)."""
+        planner = self._planner
+        attempt = 0
+        while True:
+            attempt += 1
+            token = planner.token_or_error(call)
+            request = self._http.build_request(
+                call.method, call.url, json=call.body, headers=planner.headers(call, token)
+            )
+            try:
+                response = self._http.send(request, stream=call.stream)
+            except RETRY_EXCEPTIONS as exc:
+                wait = planner.retry_wait(attempt, None, None)
+                if wait is None:
+                    raise planner.transport_error(call, exc) from None
+                time.sleep(wait)
+                continue
+            except httpx.HTTPError as exc:
+                raise planner.transport_error(call, exc) from None
+            if response.status_code < 400:
+                return response
+            try:
+                text = response.read().decode("utf-8", errors="replace")
+            except httpx.HTTPError:
+                text = ""
+            finally:
+                response.close()
+            wait = planner.retry_wait(attempt, response.status_code, response.headers)
+            if wait is None:
+                raise planner.response_error(call, response.status_code, response.headers, text)
+            time.sleep(wait)
+
+    def _json(self, call: Call) -> dict[str, Any]:
+        response = self._send(call)
+        try:
+            text = response.text
+        finally:
+            response.close()
+        return json_body(text, deployment=self.deployment.name, request_id=call.request_id, route=call.route)
+
+    def info(self) -> ModelInfo:
+        """The model behind the deployment (`/info`)."""
+        call = self._planner.info()
+        return parse_info(self._json(call), deployment=self.deployment.name, request_id=call.request_id)
+
+    def list_models(self) -> list[str]:
+        """Model ids from an OpenAI-compatible `/models`."""
+        call = self._planner.models()
+        data = self._json(call).get("data") or []
+        return [str(item["id"]) for item in data if isinstance(item, dict) and "id" in item]
+
+    def chat(self, messages: Iterable[Any], **params: Any) -> ChatResult:
+        """One chat completion; a content_filter finish is `result.content_filtered`, not an error."""
+        call = self._planner.chat(messages, params, stream=False)
+        data = self._json(call)
+        return parse_chat(data, call.clock, deployment=self.deployment.name, request_id=call.request_id)
+
+    def stream_chat(self, messages: Iterable[Any], **params: Any) -> ChatStream:
+        """Start a streamed chat completion; errors before the first byte raise here (after retries)."""
+        call = self._planner.chat(messages, params, stream=True)
+        return ChatStream(self._send(call), call, self._planner)
+
+    def embed(self, texts: list[str], **params: Any) -> EmbeddingsResult:
+        """Text embeddings as a float32 (n, d) array."""
+        call = self._planner.embed(texts, params)
+        data = self._json(call)
+        return parse_embeddings(
+            data, call.clock, encoding=call.encoding, deployment=self.deployment.name, request_id=call.request_id
+        )
+
+    def embed_images(self, images: Iterable[ImageInput | bytes | Path | str], **params: Any) -> EmbeddingsResult:
+        """Image (+ optional text) embeddings; images are bytes, paths or data URLs."""
+        call = self._planner.embed_images(images, params)
+        data = self._json(call)
+        return parse_embeddings(
+            data, call.clock, encoding=call.encoding, deployment=self.deployment.name, request_id=call.request_id
+        )
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._http.close()
+
+    def __enter__(self) -> InferenceClient:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()

@@ -1,0 +1,266 @@
+"""The typed error family, and `error_from_response` which reads every error body shape of PROTOCOL.md."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_MAX_DETAIL = 300
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+
+
+class InferenceError(Exception):
+    """Any failure of a call to a deployment; `str(err)` is one human line that names the deployment."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        deployment: str,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.message = _one_line(message)
+        self.deployment = deployment
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+        super().__init__(self._line())
+
+    def _line(self) -> str:
+        tag = " ".join(str(part) for part in (self.status, self.code) if part not in (None, ""))
+        return f"{self.deployment}: {self.message}" + (f" [{tag}]" if tag else "")
+
+    def __str__(self) -> str:
+        return self._line()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._line()!r})"
+
+    def redact(self, secret: str | None) -> InferenceError:
+        """Replace any occurrence of `secret` (a key) in the message, in case an endpoint echoes it."""
+        if secret and secret in self.message:
+            self.message = self.message.replace(secret, "***")
+            self.args = (self._line(),)
+        return self
+
+
+class InvalidRequestError(InferenceError):
+    """A 4xx the other classes do not cover."""
+
+
+class MalformedResponseError(InferenceError):
+    """The endpoint answered something that is not the API's shape (not JSON, a broken event stream)."""
+
+
+class UnsupportedParameterError(InvalidRequestError):
+    """The deployment rejects one request parameter; `param` is the top-level body key, `value` what was sent."""
+
+    def __init__(self, message: str, *, param: str, value: Any = None, **kwargs: Any) -> None:
+        self.param = param
+        self.value = value
+        super().__init__(message, **kwargs)
+
+
+class ContentFilterError(InvalidRequestError):
+    """The prompt was blocked by content safety; `categories` holds per-category `filtered` / `severity`."""
+
+    def __init__(self, message: str, *, categories: dict[str, dict[str, Any]] | None = None, **kwargs: Any) -> None:
+        self.categories = categories or {}
+        super().__init__(message, **kwargs)
+
+    @property
+    def filtered_categories(self) -> list[str]:
+        """Names of the categories that caused the block."""
+        return [name for name, result in self.categories.items() if isinstance(result, dict) and result.get("filtered")]
+
+
+class AuthenticationError(InferenceError):
+    """401/403; `key_source` says where the key came from (file, environment, session, none), never the key."""
+
+    def __init__(self, message: str, *, key_source: str = "none", **kwargs: Any) -> None:
+        self.key_source = key_source
+        super().__init__(message, **kwargs)
+
+
+class ModalityNotSupportedError(InferenceError):
+    """The deployment does not serve this route (404 / 405 / 424)."""
+
+    def __init__(self, message: str, *, route: str, **kwargs: Any) -> None:
+        self.route = route
+        super().__init__(message, **kwargs)
+
+
+class RateLimitError(InferenceError):
+    """429 after the retry budget was spent (or the wait asked for is too long); `retry_after` in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class EndpointUnavailableError(InferenceError):
+    """Could not connect, timed out, or 5xx after retries; `host` and `reason` say which and why."""
+
+    def __init__(self, message: str, *, host: str, reason: str, **kwargs: Any) -> None:
+        self.host = host
+        self.reason = reason
+        super().__init__(message, **kwargs)
+
+
+class StreamInterruptedError(EndpointUnavailableError):
+    """The stream broke after some content arrived; that content was yielded before this was raised."""
+
+
+# --- parsing -------------------------------------------------------------------------------------------------------
+
+_EXTRA_PARAMS = re.compile(r"Extra parameters? (\[.*?\]) (?:is|are) not allowed")
+_KEY_HINTS = {
+    "none": "no key is configured",
+    "file": "key from the configuration file",
+    "environment": "key from the environment",
+    "session": "key entered in this session",
+    "entra": "Entra ID token",
+}
+_PARAM_CODES = {"parameter_not_supported", "unsupported_parameter", "unsupported_value", "extra_forbidden"}
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """The wait a 429/503 asks for: `retry-after-ms`, `x-ms-retry-after-ms`, then `Retry-After` (seconds)."""
+    for name, scale in (("retry-after-ms", 1000.0), ("x-ms-retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            value = float(raw) / scale
+        except ValueError:
+            continue  # an HTTP-date Retry-After is rare here; the backoff applies instead
+        if value >= 0:
+            return value
+    return None
+
+
+def _body_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, ValueError):
+        return None
+
+
+def _param_from_loc(loc: Any) -> str | None:
+    if not isinstance(loc, list | tuple) or not loc:
+        return None
+    parts = [str(part) for part in loc]
+    if parts[0] in ("body", "query") and len(parts) > 1:
+        return parts[1]
+    return parts[0]
+
+
+def _unsupported_from_detail(detail: Any, sent: Mapping[str, Any]) -> tuple[str, Any, str] | None:
+    """(param, value, message) from a 422 `detail` object or list, or the 400 "Extra parameters" string."""
+    items = detail if isinstance(detail, list) else [detail]
+    for item in items:
+        if isinstance(item, dict):
+            param = _param_from_loc(item.get("loc"))
+            if param:
+                value = item.get("input", sent.get(param))
+                return param, value, str(item.get("msg") or "")
+        elif isinstance(item, str):
+            match = _EXTRA_PARAMS.search(item)
+            if match:
+                try:
+                    names = ast.literal_eval(match.group(1))
+                except (ValueError, SyntaxError):
+                    names = [match.group(1).strip("[]'\" ")]
+                if names:
+                    return str(names[0]), sent.get(str(names[0])), item
+    return None
+
+
+def _content_filter(payload: Mapping[str, Any], message: str, common: dict[str, Any]) -> ContentFilterError | None:
+    inner = payload.get("innererror") if isinstance(payload.get("innererror"), dict) else {}
+    if payload.get("code") != "content_filter" and not inner.get("content_filter_result"):
+        return None
+    categories = inner.get("content_filter_result") or payload.get("content_filter_result") or {}
+    error = ContentFilterError(
+        message or "the prompt was blocked by content filtering", categories=categories, **common
+    )
+    names = error.filtered_categories
+    if names:
+        error.message = _one_line(f"{error.message} (filtered: {', '.join(names)})")
+        error.args = (error._line(),)
+    return error
+
+
+def error_from_response(
+    status: int,
+    headers: Mapping[str, str],
+    text: str,
+    *,
+    deployment: str,
+    route: str,
+    request_id: str | None = None,
+    sent: Mapping[str, Any] | None = None,
+    key_source: str = "none",
+    host: str = "",
+) -> InferenceError:
+    """Map an error response (any body shape of PROTOCOL.md) to the typed family."""
+    sent = sent or {}
+    body = _body_json(text)
+    payload: dict[str, Any] = {}
+    if isinstance(body, dict):
+        payload = body["error"] if isinstance(body.get("error"), dict) else body
+    code = payload.get("code") if isinstance(payload.get("code"), str) else headers.get("x-ms-error-code")
+    message = str(payload.get("message") or "") if payload else ""
+    if not message and isinstance(body, dict) and isinstance(body.get("detail"), str):
+        message = body["detail"]
+    if not message and body is None:
+        message = text.strip()
+    common: dict[str, Any] = {"deployment": deployment, "status": status, "code": code, "request_id": request_id}
+
+    if status in (401, 403):
+        hint = _KEY_HINTS.get(key_source, f"key from {key_source}")
+        return AuthenticationError(
+            f"authentication failed ({hint}): {message or 'access denied'}", key_source=key_source, **common
+        )
+    if status == 429:
+        wait = retry_after_seconds(headers)
+        suffix = f"; retry after {wait:g} s" if wait is not None else ""
+        return RateLimitError(f"rate limited: {message or 'too many requests'}{suffix}", retry_after=wait, **common)
+    if status in (408,) or status >= 500:
+        return EndpointUnavailableError(
+            f"endpoint unavailable ({status}): {message or 'server error'}",
+            host=host,
+            reason=f"HTTP {status}",
+            **common,
+        )
+
+    filtered = _content_filter(payload, message, common) if payload else None
+    if filtered is not None:
+        return filtered
+
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if status in (400, 422):
+        found = _unsupported_from_detail(detail, sent) if detail is not None else None
+        if found is None and payload.get("param") and str(code).lower() in _PARAM_CODES:
+            param = str(payload["param"])
+            found = (param, sent.get(param), message)
+        if found is not None:
+            param, value, why = found
+            shown = f" (value {value!r})" if value is not None else ""
+            return UnsupportedParameterError(
+                f"does not support parameter {param!r}{shown}: {message or why}", param=param, value=value, **common
+            )
+
+    not_found = status in (404, 405, 424) and str(code).lower() not in ("deploymentnotfound",)
+    if not_found:
+        return ModalityNotSupportedError(f"does not offer {route} ({message or 'not found'})", route=route, **common)
+    return InvalidRequestError(f"request rejected: {message or f'HTTP {status}'}", **common)

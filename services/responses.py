@@ -1,0 +1,220 @@
+"""Turning response bodies and stream chunks into typed results (shared by the sync and async clients)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import numpy as np
+
+from services.errors import InferenceError, MalformedResponseError, error_from_response
+from services.metrics import Stopwatch
+from services.schemas import (
+    ChatResult,
+    EmbeddingsResult,
+    FunctionCall,
+    FunctionCallDelta,
+    ModelInfo,
+    StreamDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+from services.sse import ServerSentEvent
+
+_DTYPES = {"int8": np.int8, "binary": np.int8, "uint8": np.uint8, "ubinary": np.uint8}
+
+
+def json_body(text: str, *, deployment: str, request_id: str, route: str) -> dict[str, Any]:
+    """The JSON object of a 2xx body, or MalformedResponseError."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, ValueError):
+        data = None
+    if not isinstance(data, dict):
+        raise MalformedResponseError(
+            f"{route} answered with something that is not a JSON object: {text[:80]!r}",
+            deployment=deployment,
+            request_id=request_id,
+        )
+    return data
+
+
+def _usage(data: Any) -> Usage | None:
+    if not isinstance(data, dict):
+        return None
+    prompt = int(data.get("prompt_tokens") or 0)
+    completion = int(data.get("completion_tokens") or 0)
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=int(data.get("total_tokens") or 0))
+
+
+def parse_info(data: dict[str, Any], *, deployment: str, request_id: str) -> ModelInfo:
+    try:
+        return ModelInfo.model_validate(data)
+    except ValueError as exc:
+        raise MalformedResponseError(
+            f"/info answer lacks model_name/model_type/model_provider_name ({exc.__class__.__name__})",
+            deployment=deployment,
+            request_id=request_id,
+        ) from None
+
+
+def parse_chat(data: dict[str, Any], clock: Stopwatch, *, deployment: str, request_id: str) -> ChatResult:
+    """A ChatResult from a chat completion body; a content_filter finish is a flag, not an error."""
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise MalformedResponseError("chat answer has no choices", deployment=deployment, request_id=request_id)
+    choice = choices[0]
+    message = choice.get("message") or {}
+    content = message.get("content") or ""
+    calls = [
+        ToolCall(id=call.get("id", ""), function=FunctionCall(**call.get("function", {})))
+        for call in message.get("tool_calls") or []
+    ]
+    usage = _usage(data.get("usage"))
+    finish = choice.get("finish_reason")
+    return ChatResult(
+        content=content,
+        tool_calls=calls,
+        finish_reason=finish,
+        usage=usage,
+        metrics=clock.metrics(request_id=request_id, usage=usage, finish_reason=finish, text=content),
+        content_filtered=finish == "content_filter",
+        content_filter_results=choice.get("content_filter_results"),
+    )
+
+
+def parse_embeddings(
+    data: dict[str, Any], clock: Stopwatch, *, encoding: str | None, deployment: str, request_id: str
+) -> EmbeddingsResult:
+    """Vectors in input order as float32 (base64 strings decoded per encoding_format)."""
+    items = data.get("data")
+    if not isinstance(items, list):
+        raise MalformedResponseError("embeddings answer has no data list", deployment=deployment, request_id=request_id)
+    rows = []
+    for item in sorted(items, key=lambda entry: entry.get("index", 0)):
+        vector = item.get("embedding")
+        if isinstance(vector, str):
+            raw = base64.b64decode(vector)
+            rows.append(np.frombuffer(raw, dtype=_DTYPES.get(encoding or "", np.dtype("<f4"))).astype(np.float32))
+        else:
+            rows.append(np.asarray(vector, dtype=np.float32))
+    if rows and len({row.shape for row in rows}) != 1:
+        raise MalformedResponseError("embeddings have different lengths", deployment=deployment, request_id=request_id)
+    vectors = np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+    usage = _usage(data.get("usage"))
+    return EmbeddingsResult(
+        vectors=vectors,
+        model=data.get("model"),
+        usage=usage,
+        metrics=clock.metrics(request_id=request_id, usage=usage, finish_reason=None, generated=False),
+    )
+
+
+class StreamAssembler:
+    """Turns SSE events into StreamDeltas and keeps the answer assembled so far."""
+
+    def __init__(self, clock: Stopwatch, *, deployment: str, request_id: str, route: str) -> None:
+        self.clock = clock
+        self.deployment = deployment
+        self.request_id = request_id
+        self.route = route
+        self.pieces: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+        self.filter_results: dict[str, Any] | None = None
+        self.done = False
+        self.stopped = False
+
+    @property
+    def text(self) -> str:
+        if len(self.pieces) > 1:
+            self.pieces[:] = ["".join(self.pieces)]
+        return self.pieces[0] if self.pieces else ""
+
+    def delta(self, event: ServerSentEvent) -> StreamDelta | None:
+        """The delta of one event (None for `[DONE]` and empty chunks); raises the typed error of an error event."""
+        if event.data.strip() == "[DONE]":
+            self.done = True
+            return None
+        try:
+            chunk = json.loads(event.data)
+        except (json.JSONDecodeError, ValueError):
+            raise MalformedResponseError(
+                f"malformed stream chunk: {event.data[:80]!r}", deployment=self.deployment, request_id=self.request_id
+            ) from None
+        if not isinstance(chunk, dict):
+            raise MalformedResponseError(
+                f"malformed stream chunk: {event.data[:80]!r}", deployment=self.deployment, request_id=self.request_id
+            )
+        if "error" in chunk or event.event == "error":
+            raise self._stream_error(chunk)
+        usage = _usage(chunk.get("usage"))
+        if usage is not None:
+            self.usage = usage
+        choices = chunk.get("choices") or []
+        choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+        delta = choice.get("delta") or {}
+        content = delta.get("content")
+        if content:
+            self.clock.mark_first()
+            self.pieces.append(content)
+        calls = None
+        if delta.get("tool_calls"):
+            self.clock.mark_first()
+            calls = [ToolCallDelta.model_validate(call) for call in delta["tool_calls"]]
+            for call in calls:
+                self._merge_call(call)
+        finish = choice.get("finish_reason")
+        if finish:
+            self.finish_reason = finish
+        if choice.get("content_filter_results"):
+            self.filter_results = choice["content_filter_results"]
+        if not content and calls is None and not finish and usage is None:
+            return None
+        return StreamDelta(content=content or None, tool_calls=calls, finish_reason=finish, usage=usage)
+
+    def _merge_call(self, call: ToolCallDelta) -> None:
+        entry = self.calls.setdefault(call.index, {"id": "", "name": "", "arguments": ""})
+        if call.id:
+            entry["id"] = call.id
+        if call.function is not None:
+            function: FunctionCallDelta = call.function
+            if function.name:
+                entry["name"] += function.name
+            if function.arguments:
+                entry["arguments"] += function.arguments
+
+    def _stream_error(self, chunk: dict[str, Any]) -> InferenceError:
+        payload = chunk.get("error") if isinstance(chunk.get("error"), dict) else chunk
+        status = payload.get("status") if isinstance(payload.get("status"), int) else 500
+        return error_from_response(
+            status, {}, json.dumps(chunk), deployment=self.deployment, route=self.route, request_id=self.request_id
+        )
+
+    def result(self) -> ChatResult:
+        """The answer assembled so far, with metrics up to now."""
+        text = self.text
+        calls = [
+            ToolCall(id=entry["id"], function=FunctionCall(name=entry["name"], arguments=entry["arguments"]))
+            for _, entry in sorted(self.calls.items())
+        ]
+        return ChatResult(
+            content=text,
+            tool_calls=calls,
+            finish_reason=self.finish_reason,
+            usage=self.usage,
+            metrics=self.clock.metrics(
+                request_id=self.request_id, usage=self.usage, finish_reason=self.finish_reason, text=text
+            ),
+            content_filtered=self.finish_reason == "content_filter",
+            content_filter_results=self.filter_results,
+            stopped=self.stopped,
+        )
+
+    @property
+    def complete(self) -> bool:
+        """True once `[DONE]` or a finish_reason arrived: a stream ending after this is not interrupted."""
+        return self.done or self.finish_reason is not None
