@@ -6,6 +6,7 @@ import base64
 import io
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +42,33 @@ class ImageLimits:
             raise ValueError("max_bytes must be positive")
         if self.max_side < 8:
             raise ValueError("max_side must be at least 8 pixels")
+
+
+MAX_MB_ENV = "PLAYGROUND_IMAGE_MAX_MB"
+MAX_SIDE_ENV = "PLAYGROUND_IMAGE_MAX_SIDE"
+
+
+def limits_from_env(environ: Mapping[str, str]) -> ImageLimits:
+    """Limits from `PLAYGROUND_IMAGE_MAX_MB` and `PLAYGROUND_IMAGE_MAX_SIDE`, the defaults when unset.
+
+    Raises ValueError naming the variable when a value is not a positive number.
+    """
+    max_bytes, max_side = DEFAULT_MAX_BYTES, DEFAULT_MAX_SIDE
+    raw_mb, raw_side = environ.get(MAX_MB_ENV, "").strip(), environ.get(MAX_SIDE_ENV, "").strip()
+    try:
+        if raw_mb:
+            max_bytes = int(float(raw_mb) * 1024 * 1024)
+    except ValueError:
+        raise ValueError(f"{MAX_MB_ENV} must be a number of megabytes, got {raw_mb!r}") from None
+    try:
+        if raw_side:
+            max_side = int(raw_side)
+    except ValueError:
+        raise ValueError(f"{MAX_SIDE_ENV} must be a whole number of pixels, got {raw_side!r}") from None
+    try:
+        return ImageLimits(max_bytes=max_bytes, max_side=max_side)
+    except ValueError as exc:
+        raise ValueError(f"{MAX_MB_ENV}/{MAX_SIDE_ENV}: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from PIL import Image
 from services.images import (
     ImageLimits,
     ImageRejectedError,
+    limits_from_env,
     prepare_image,
     prepare_images,
     sample_images,
@@ -164,3 +165,22 @@ def test_sample_families_differ_more_between_than_within_by_mean_colour() -> Non
     within = max(np.linalg.norm(m - centres[f]) for f, v in by_family.items() for m in v)
     between = min(np.linalg.norm(centres[a] - centres[b]) for a in centres for b in centres if a < b)
     assert within < between
+
+
+def test_limits_come_from_the_environment_with_defaults() -> None:
+    assert limits_from_env({}) == ImageLimits()
+    limits = limits_from_env({"PLAYGROUND_IMAGE_MAX_MB": "1.5", "PLAYGROUND_IMAGE_MAX_SIDE": "256"})
+    assert limits == ImageLimits(max_bytes=int(1.5 * 1024 * 1024), max_side=256)
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"PLAYGROUND_IMAGE_MAX_MB": "lots"}, "PLAYGROUND_IMAGE_MAX_MB"),
+        ({"PLAYGROUND_IMAGE_MAX_SIDE": "12.5"}, "PLAYGROUND_IMAGE_MAX_SIDE"),
+        ({"PLAYGROUND_IMAGE_MAX_MB": "-1"}, "PLAYGROUND_IMAGE_MAX_MB"),
+    ],
+)
+def test_bad_limit_variables_name_the_variable(environ: dict[str, str], named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        limits_from_env(environ)

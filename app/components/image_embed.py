@@ -1,0 +1,80 @@
+"""Sends the page's images to `/images/embeddings` in batches and keeps the result (or the error) in the session."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from app import state
+from app.components.image_inputs import ImageItem
+from services.config import Deployment
+from services.schemas import ImageInput
+
+RESULT_KEY = "images_result"
+ERROR_KEY = "images_error"
+# Images per request: keeps each body a few MB even at the largest downscale setting.
+BATCH_SIZE = 16
+
+
+@dataclass(frozen=True)
+class ImageEmbedding:
+    """Vectors of the embedded images in input order, with what the results section shows about each."""
+
+    deployment: str
+    names: list[str]
+    thumbnails: list[str]
+    families: list[str]
+    texts: list[str]
+    vectors: np.ndarray
+    model: str | None
+    elapsed_s: float
+    requests: int
+    sent_text: bool
+
+
+def embed_items(deployment: Deployment, items: list[ImageItem], *, with_text: bool) -> ImageEmbedding:
+    """Embed every item (raises the client's InferenceError on the first refused batch)."""
+    client = state.get_client(deployment)
+    inputs = [ImageInput(image=item.image.data_url, text=(item.text or None) if with_text else None) for item in items]
+    started = time.perf_counter()
+    parts: list[np.ndarray] = []
+    model: str | None = None
+    for start in range(0, len(inputs), BATCH_SIZE):
+        result = client.embed_images(inputs[start : start + BATCH_SIZE])
+        parts.append(np.asarray(result.vectors, dtype=np.float32))
+        model = model or result.model
+    return ImageEmbedding(
+        deployment=deployment.name,
+        names=[item.image.name for item in items],
+        thumbnails=[item.image.thumbnail_url for item in items],
+        families=[item.family for item in items],
+        texts=[item.text for item in items],
+        vectors=np.vstack(parts),
+        model=model,
+        elapsed_s=time.perf_counter() - started,
+        requests=len(parts),
+        sent_text=with_text and any(item.text for item in items),
+    )
+
+
+def run_embedding(deployment: Deployment, items: list[ImageItem], *, with_text: bool = True) -> None:
+    """Embed and store the result for the results section; on failure store the error and keep the old result."""
+    st.session_state.pop(ERROR_KEY, None)
+    try:
+        with st.spinner(f"Embedding {len(items)} image(s) with {deployment.name}…"):
+            st.session_state[RESULT_KEY] = embed_items(deployment, items, with_text=with_text)
+    except Exception as exc:  # every failure becomes a card on the page, never a traceback
+        st.session_state[ERROR_KEY] = exc
+
+
+def stored_result() -> ImageEmbedding | None:
+    """The last successful embedding of this session."""
+    return st.session_state.get(RESULT_KEY)
+
+
+def stored_error() -> Exception | None:
+    """The error of the last Embed, if it failed."""
+    return st.session_state.get(ERROR_KEY)

@@ -1,0 +1,127 @@
+"""Where the images come from: uploads, generated samples, limits, and an optional text per image."""
+
+from __future__ import annotations
+
+import os
+import zlib
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from services.images import (
+    ImageLimits,
+    ImageRejectedError,
+    PreparedImage,
+    limits_from_env,
+    prepare_image,
+    sample_images,
+)
+
+UPLOAD_KEY = "images_upload"
+SAMPLES_KEY = "images_use_samples"
+TEXTS_KEY = "images_texts"
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    """One image ready to embed, with the text typed for it (empty: none) and its family when it is a sample."""
+
+    image: PreparedImage
+    text: str = ""
+    family: str = ""
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _prepare_cached(name: str, data: bytes, max_bytes: int, max_side: int) -> PreparedImage | str:
+    # Exceptions do not survive st.cache_data's pickling, so a rejection is cached as its reason.
+    try:
+        return prepare_image(name, data, ImageLimits(max_bytes=max_bytes, max_side=max_side))
+    except ImageRejectedError as err:
+        return err.reason
+
+
+def image_limits() -> ImageLimits:
+    """Limits from the environment (defaults 20 MB and 512 px), adjustable on the page."""
+    try:
+        defaults = limits_from_env(os.environ)
+    except ValueError as exc:
+        st.warning(f"{exc}; using the defaults.")
+        defaults = ImageLimits()
+    with st.expander("Limits", expanded=False):
+        left, right = st.columns(2)
+        max_mb = left.number_input(
+            "Largest file (MB)", min_value=0.1, max_value=200.0, value=round(defaults.max_bytes / 2**20, 1), step=1.0
+        )
+        max_side = right.number_input(
+            "Downscale to longest side (px)", min_value=32, max_value=4096, value=defaults.max_side, step=32
+        )
+    return ImageLimits(max_bytes=int(max_mb * 2**20), max_side=int(max_side))
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, counter = name, 2
+    while candidate in taken:
+        candidate = f"{name} ({counter})"
+        counter += 1
+    taken.add(candidate)
+    return candidate
+
+
+def collect_images(limits: ImageLimits) -> list[ImageItem]:
+    """Show the uploader, the samples switch and the text table; name every file that cannot be used."""
+    uploads = st.file_uploader(
+        "Images (PNG, JPEG, WebP or GIF; a GIF sends its first frame)",
+        accept_multiple_files=True,
+        key=UPLOAD_KEY,
+        help="Files are checked by their content, not their extension.",
+    )
+    use_samples = st.toggle("Use sample images", key=SAMPLES_KEY, help="Generated shapes in four families.")
+    sources: list[tuple[str, bytes, str]] = [(f.name, f.getvalue(), "") for f in uploads or []]
+    if use_samples:
+        sources += [(s.name, s.data, s.family) for s in sample_images()]
+    items: list[ImageItem] = []
+    taken: set[str] = set()
+    for name, data, family in sources:
+        unique = _unique(name, taken)
+        prepared = _prepare_cached(unique, data, limits.max_bytes, limits.max_side)
+        if isinstance(prepared, str):
+            st.error(f"**{unique}** is left out: {prepared}", icon="🚫")
+            continue
+        items.append(ImageItem(prepared, family=family))
+    if not items:
+        return []
+    return _with_texts(items)
+
+
+def _with_texts(items: list[ImageItem]) -> list[ImageItem]:
+    table = pd.DataFrame(
+        {
+            "image": [item.image.thumbnail_url for item in items],
+            "name": [item.image.name for item in items],
+            "size": [_size_text(item.image) for item in items],
+            "text": [""] * len(items),
+        }
+    )
+    edited = st.data_editor(
+        table,
+        key=f"{TEXTS_KEY}_{zlib.crc32(chr(0).join(item.image.name for item in items).encode())}",
+        hide_index=True,
+        width="stretch",
+        disabled=["image", "name", "size"],
+        column_config={
+            "image": st.column_config.ImageColumn("image", width="small"),
+            "text": st.column_config.TextColumn(
+                "text (optional)", help="Sent with the image, if the model takes text."
+            ),
+        },
+    )
+    texts = [str(value or "").strip() for value in edited["text"].tolist()]
+    return [ImageItem(item.image, text, item.family) for item, text in zip(items, texts, strict=True)]
+
+
+def _size_text(image: PreparedImage) -> str:
+    sent = f"{image.width}×{image.height}"
+    if image.downscaled:
+        return f"{image.source_size[0]}×{image.source_size[1]} → {sent}"
+    return sent
