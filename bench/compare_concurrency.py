@@ -25,9 +25,9 @@ from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.client import InferenceClient  # noqa: E402
-from services.compare import PaneJob, run_turn  # noqa: E402
-from services.config import Deployment  # noqa: E402
+from services.client import InferenceClient
+from services.compare import PaneJob, run_turn
+from services.config import Deployment
 
 TARGET = 1.2
 
