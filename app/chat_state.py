@@ -1,0 +1,105 @@
+"""Typed access to the chat page's part of st.session_state: the conversation and what happens to it next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from services.schemas import ChatResult, Metrics
+from services.transcript import ChatTurn, TurnMetrics
+
+_ENTRIES = "chat_entries"
+_PENDING = "chat_pending"
+_EDITING = "chat_editing"
+_NOTICE = "chat_notice"
+SYSTEM_PROMPT_KEY = "chat_system_prompt"
+
+
+@dataclass
+class ChatEntry:
+    """One turn as the page shows it: the message, plus its metrics, error and content-filter results."""
+
+    turn: ChatTurn
+    metrics: Metrics | None = None
+    error: Exception | None = None
+    filter_results: dict[str, Any] | None = field(default=None)
+
+    @property
+    def failed_empty(self) -> bool:
+        """An answer that failed before its first token (only its error card shows)."""
+        return self.turn.role == "assistant" and not self.turn.content and not self.turn.tool_calls
+
+
+def entries() -> list[ChatEntry]:
+    """The conversation, oldest first (the list itself: callers may append)."""
+    return st.session_state.setdefault(_ENTRIES, [])
+
+
+def set_entries(new_entries: list[ChatEntry]) -> None:
+    """Replace the whole conversation (clear, import, truncate for resend)."""
+    st.session_state[_ENTRIES] = new_entries
+
+
+def turns() -> list[ChatTurn]:
+    """The conversation's messages, for the request, export and code view."""
+    return [entry.turn for entry in entries()]
+
+
+def request_generation() -> None:
+    """Ask the page to generate an answer to the conversation on this run."""
+    st.session_state[_PENDING] = True
+
+
+def take_generation_request() -> bool:
+    """True once after request_generation(): the request is consumed so a rerun does not answer twice."""
+    return bool(st.session_state.pop(_PENDING, False))
+
+
+def editing_index() -> int | None:
+    """The index of the user message being edited, if any."""
+    return st.session_state.get(_EDITING)
+
+
+def set_editing(index: int | None) -> None:
+    st.session_state[_EDITING] = index
+
+
+def notice() -> str | None:
+    """A one-off message for the user (for example, attachments that were refused)."""
+    return st.session_state.get(_NOTICE)
+
+
+def set_notice(text: str | None) -> None:
+    st.session_state[_NOTICE] = text
+
+
+def drop_trailing_answer() -> None:
+    """Remove the last answer (if the conversation ends with one) so it can be generated again."""
+    current = entries()
+    while current and current[-1].turn.role == "assistant":
+        current.pop()
+
+
+def entry_from_result(result: ChatResult, deployment: str, error: Exception | None, stopped: bool) -> ChatEntry:
+    """The assistant entry for a finished, stopped or failed (possibly partial) answer."""
+    usage = result.usage or result.metrics.usage
+    turn = ChatTurn(
+        role="assistant",
+        content=result.content,
+        tool_calls=[call.model_dump() for call in result.tool_calls],
+        stopped=stopped,
+        finish_reason=result.finish_reason,
+        deployment=deployment,
+        metrics=TurnMetrics(
+            ttft_s=result.metrics.ttft_s,
+            total_s=result.metrics.total_s,
+            tokens_per_s=result.metrics.tokens_per_s,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+            finish_reason=result.finish_reason,
+        ),
+    )
+    filtered = result.content_filter_results if result.content_filtered else None
+    return ChatEntry(turn=turn, metrics=result.metrics, error=error, filter_results=filtered)

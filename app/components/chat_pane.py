@@ -1,0 +1,181 @@
+"""The conversation: past turns with their metrics and error cards, editing, and the streaming answer with Stop."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import streamlit as st
+
+from app import chat_state, state
+from app.chat_params import JsonFieldError, ParamValues, build_params
+from app.chat_state import ChatEntry
+from app.components.error_card import render_error, render_filtered_answer
+from app.components.metrics_strip import render_metrics
+from services.config import Deployment
+from services.images import prepare_images
+from services.transcript import ChatTurn, api_messages
+
+STOP_KEY = "chat_stop"
+# Redraw the growing answer at most this often; each redraw is also where a Stop click is noticed.
+REDRAW_INTERVAL_S = 0.03
+
+
+def _retry() -> None:
+    chat_state.drop_trailing_answer()
+    chat_state.request_generation()
+
+
+def _start_edit(index: int) -> None:
+    chat_state.set_editing(index)
+    st.session_state[f"chat_edit_text_{index}"] = chat_state.entries()[index].turn.content
+
+
+def _resend(index: int) -> None:
+    current = chat_state.entries()
+    text = st.session_state.get(f"chat_edit_text_{index}", current[index].turn.content)
+    edited = current[index].turn.model_copy(update={"content": text})
+    chat_state.set_entries([*current[:index], ChatEntry(turn=edited)])
+    chat_state.set_editing(None)
+    chat_state.request_generation()
+
+
+def _render_user(entry: ChatEntry, index: int, busy: bool) -> None:
+    with st.chat_message("user"):
+        if chat_state.editing_index() == index:
+            st.text_area("Edit message", key=f"chat_edit_text_{index}", label_visibility="collapsed")
+            row = st.container(horizontal=True, gap="small")
+            row.button("Resend", key=f"chat_resend_{index}", on_click=_resend, args=(index,), type="primary")
+            row.button("Cancel", key=f"chat_cancel_{index}", on_click=chat_state.set_editing, args=(None,))
+            return
+        st.markdown(entry.turn.content)
+        if entry.turn.images:
+            st.image(entry.turn.images, width=160)
+        if not busy:
+            st.button("Edit", key=f"chat_edit_{index}", on_click=_start_edit, args=(index,), type="tertiary", icon="✏️")
+
+
+def _render_tool_calls(turn: ChatTurn) -> None:
+    for call in turn.tool_calls:
+        function = call.get("function", {})
+        st.markdown(f"Tool call **`{function.get('name', '?')}`**")
+        try:
+            st.code(json.dumps(json.loads(function.get("arguments") or "{}"), indent=2), language="json")
+        except json.JSONDecodeError:
+            st.code(function.get("arguments", ""), language="text")
+
+
+def _render_assistant(entry: ChatEntry, index: int, is_last: bool, deployment: Deployment | None, busy: bool) -> None:
+    with st.chat_message("assistant"):
+        if entry.turn.content:
+            st.markdown(entry.turn.content)
+        _render_tool_calls(entry.turn)
+        if entry.turn.stopped:
+            st.caption(":orange[■ stopped: the answer is partial]")
+        if entry.filter_results is not None or entry.turn.finish_reason == "content_filter":
+            render_filtered_answer(entry.filter_results, key=str(index))
+        if entry.error is not None:
+            on_retry_without = None
+            if is_last and deployment is not None and not busy:
+                name = deployment.name
+
+                def on_retry_without(param: str, name: str = name) -> None:
+                    state.mark_unsupported(name, param, "rejected with 422 (parameter not supported)")
+                    _retry()
+
+            render_error(
+                entry.error,
+                key=str(index),
+                on_retry_without=on_retry_without,
+                on_retry=_retry if is_last and not busy else None,
+            )
+        answered_by = state.all_deployments().get(entry.turn.deployment or "", deployment)
+        if entry.metrics is not None and answered_by is not None:
+            render_metrics(entry.metrics, answered_by)
+        if is_last and not busy and entry.error is None:
+            st.button("Regenerate", key="chat_regenerate", on_click=_retry, type="tertiary", icon="🔄")
+
+
+def render_conversation(deployment: Deployment | None, busy: bool) -> None:
+    """Draw every turn; the last answer gets Regenerate, and an error card its Retry buttons."""
+    current = chat_state.entries()
+    for index, entry in enumerate(current):
+        if entry.turn.role == "user":
+            _render_user(entry, index, busy)
+        else:
+            _render_assistant(entry, index, index == len(current) - 1, deployment, busy)
+
+
+def generate_answer(deployment: Deployment, system_prompt: str, values: ParamValues) -> None:
+    """Stream an answer to the conversation into the page, with a Stop button; always keeps what arrived.
+
+    A click on Stop (or anything else) reruns the script, which interrupts this loop at the next redraw; the
+    `finally` block closes the connection and saves the partial answer, marked as stopped, before the rerun.
+    """
+    try:
+        params = build_params(values, set(state.unsupported_params(deployment.name)))
+    except JsonFieldError as err:
+        chat_state.entries().append(ChatEntry(turn=ChatTurn(role="assistant", deployment=deployment.name), error=err))
+        return
+    messages = api_messages(system_prompt, chat_state.turns())
+    client = state.get_client(deployment)
+    stream = None
+    error: Exception | None = None
+    finished = False
+    with st.chat_message("assistant"):
+        placeholder = st.empty()
+        placeholder.markdown(":gray[…]")
+        st.button("Stop", key=STOP_KEY, icon="⏹️")
+        try:
+            stream = client.stream_chat(messages, **params)
+            last_draw = 0.0
+            for delta in stream:
+                now = time.monotonic()
+                if delta.content and now - last_draw >= REDRAW_INTERVAL_S:
+                    placeholder.markdown(stream.text + " ▌")
+                    last_draw = now
+            finished = True
+        except Exception as err:  # a typed InferenceError, or a bug: either way a card, and the conversation stays
+            error = err
+        finally:
+            if stream is not None:
+                stream.close()
+                entry = chat_state.entry_from_result(stream.result, deployment.name, error, stopped=not finished)
+                entry.turn.stopped = stream.result.stopped and error is None
+            else:
+                entry = ChatEntry(turn=ChatTurn(role="assistant", deployment=deployment.name), error=error)
+            # Saved here, not after the loop, so an interrupted run (Stop) keeps the partial answer too.
+            chat_state.entries().append(entry)
+
+
+CHAT_INPUT_KEY = "chat_input"
+IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "webp"]
+
+
+def _submit() -> None:
+    value = st.session_state.get(CHAT_INPUT_KEY)
+    if value is None:
+        return
+    text = value if isinstance(value, str) else (value.text or "")
+    files = [] if isinstance(value, str) else list(value.files or [])
+    prepared, rejected = prepare_images([(f.name, f.getvalue()) for f in files])
+    chat_state.set_notice("; ".join(str(err) for err in rejected) or None)
+    if not text.strip() and not prepared:
+        return
+    turn = ChatTurn(role="user", content=text, images=[image.data_url for image in prepared])
+    chat_state.entries().append(ChatEntry(turn=turn))
+    chat_state.set_editing(None)
+    chat_state.request_generation()
+
+
+def render_chat_input(disabled: bool = False) -> None:
+    """The message box pinned to the bottom; it takes images to attach (sent as data URLs)."""
+    st.chat_input(
+        "Message (attach images for vision models)",
+        key=CHAT_INPUT_KEY,
+        accept_file="multiple",
+        file_type=IMAGE_TYPES,
+        on_submit=_submit,
+        disabled=disabled,
+        submit_mode="disable",
+    )

@@ -1,0 +1,131 @@
+"""Errors as cards in plain words, shown where they happened; never a key, never a stack trace."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from app.chat_params import JsonFieldError
+from services.errors import (
+    AuthenticationError,
+    ContentFilterError,
+    EndpointUnavailableError,
+    InferenceError,
+    InvalidRequestError,
+    ModalityNotSupportedError,
+    RateLimitError,
+    StreamInterruptedError,
+    UnsupportedParameterError,
+)
+
+KEY_SOURCES = {
+    "file": "the configuration file",
+    "environment": "an environment variable",
+    "session": "the key entered in this session",
+    "none": "nowhere: no key is configured",
+}
+ROUTE_NAMES = {
+    "/chat/completions": "chat",
+    "/embeddings": "text embeddings",
+    "/images/embeddings": "image embeddings",
+    "/info": "model information (/info)",
+}
+
+
+def _value_text(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else f'"{value}"'
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
+def describe_error(err: BaseException) -> tuple[str, str]:
+    """(title, body) in plain words for an error; the body never contains a key."""
+    if isinstance(err, UnsupportedParameterError):
+        return (
+            f"{err.deployment} does not support `{err.param}`",
+            f"The deployment rejected the parameter `{err.param}` with the value `{_value_text(err.value)}`.",
+        )
+    if isinstance(err, ContentFilterError):
+        return ("The prompt was blocked by the content filter", f"{err.deployment} refused to answer this prompt.")
+    if isinstance(err, AuthenticationError):
+        source = KEY_SOURCES.get(err.key_source, err.key_source)
+        return (
+            f"{err.deployment} did not accept its key",
+            f"The endpoint answered {err.status or 401}. The key for **{err.deployment}** came from {source}; "
+            "check it there and try again.",
+        )
+    if isinstance(err, ModalityNotSupportedError):
+        what = ROUTE_NAMES.get(err.route, err.route)
+        return (
+            f"{err.deployment} offers no {what}",
+            f"The route `{err.route}` is not served by this deployment (HTTP {err.status}). Pick another deployment.",
+        )
+    if isinstance(err, RateLimitError):
+        wait = f"Retry in {err.retry_after:.0f} s." if err.retry_after is not None else "Wait a moment and retry."
+        return (f"{err.deployment} is rate limited", f"Too many requests (429). {wait}")
+    if isinstance(err, StreamInterruptedError):
+        return (
+            f"The answer from {err.deployment} was cut off",
+            f"The connection to `{err.host}` broke while streaming: {err.reason}. The partial answer is kept.",
+        )
+    if isinstance(err, EndpointUnavailableError):
+        return (f"Cannot reach {err.deployment}", f"`{err.host}` is unavailable: {err.reason}.")
+    if isinstance(err, InvalidRequestError):
+        return (f"{err.deployment} rejected the request", f"HTTP {err.status}: {err.message}")
+    if isinstance(err, InferenceError):
+        return (f"{err.deployment} failed", err.message)
+    if isinstance(err, JsonFieldError):
+        return ("Invalid JSON in an editor: nothing was sent", str(err))
+    return ("Something went wrong", str(err) or type(err).__name__)
+
+
+def render_content_filter(categories: dict[str, Any], *, blocked: str) -> None:
+    """A table of content-filter categories with filtered and severity; `blocked` is "prompt" or "answer"."""
+    rows = []
+    for name, result in categories.items():
+        if not isinstance(result, dict):
+            continue
+        severity = result.get("severity") or ("detected" if result.get("detected") else "–")
+        filtered = "**filtered**" if result.get("filtered") else "not filtered"
+        rows.append(f"| {name.replace('_', ' ')} | {filtered} | {severity} |")
+    if rows:
+        st.markdown("\n".join(["| category | result | severity |", "|---|---|---|", *rows]))
+    else:
+        st.caption(f"The endpoint gave no per-category results for the {blocked}.")
+
+
+def render_filtered_answer(categories: dict[str, Any] | None, *, key: str) -> None:
+    """The card for an answer that ended with `finish_reason: content_filter`."""
+    with st.container(border=True, key=f"errcard_filtered_{key}"):
+        st.markdown("**:orange[The answer was cut off by the content filter]**")
+        st.caption("The model's output was filtered (finish reason `content_filter`); the text so far is kept.")
+        render_content_filter(categories or {}, blocked="answer")
+
+
+def render_error(
+    err: InferenceError | Exception,
+    *,
+    key: str,
+    on_retry_without: Callable[[str], None] | None = None,
+    on_retry: Callable[[], None] | None = None,
+) -> None:
+    """Show an error as a bordered card; offers "Retry without <param>" for a rejected parameter."""
+    title, body = describe_error(err)
+    with st.container(border=True, key=f"errcard_{key}"):
+        st.markdown(f"**:red[{title}]**")
+        st.markdown(body)
+        if isinstance(err, ContentFilterError):
+            render_content_filter(err.categories, blocked="prompt")
+        if isinstance(err, InferenceError) and err.request_id:
+            st.caption(f"Request id: `{err.request_id}`")
+        buttons = st.container(horizontal=True, gap="small")
+        if isinstance(err, UnsupportedParameterError) and on_retry_without is not None:
+            buttons.button(
+                f"Retry without {err.param}",
+                key=f"retry_without_{key}",
+                on_click=on_retry_without,
+                args=(err.param,),
+            )
+        if on_retry is not None:
+            buttons.button("Retry", key=f"retry_{key}", on_click=on_retry)

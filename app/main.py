@@ -1,0 +1,37 @@
+"""The Streamlit entry point: page setup, the shared sidebar, and navigation over the pages."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Streamlit runs this file as a script, so the repository root is not on sys.path by itself.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app import state  # noqa: E402
+from app.components.sidebar import render_sidebar  # noqa: E402
+from pages import chat, compare, embeddings, images, models  # noqa: E402
+
+
+def main() -> None:
+    """Configure the page, draw the sidebar and run the selected page."""
+    st.set_page_config(page_title="Model playground", page_icon="🧪", layout="wide")
+    state.keep_widget_state()
+    navigation = st.navigation(
+        [
+            st.Page(chat.render, title="Chat", icon="💬", url_path="chat", default=True),
+            st.Page(compare.render, title="Compare", icon="⚖️", url_path="compare"),
+            st.Page(embeddings.render, title="Embeddings", icon="🧭", url_path="embeddings"),
+            st.Page(images.render, title="Images", icon="🖼️", url_path="images"),
+            st.Page(models.render, title="Models", icon="🔎", url_path="models"),
+        ]
+    )
+    render_sidebar()
+    navigation.run()
+
+
+main()

@@ -1,0 +1,194 @@
+"""Typed access to st.session_state, and the cached clients and deployment status shared by every page."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from services.client import InferenceClient
+from services.config import DEFAULT_CONFIG, ConfigError, Deployment, load_settings
+from services.errors import InferenceError, ModalityNotSupportedError
+from services.schemas import ModelInfo
+
+# Status is fetched at most this often per deployment, not on every rerun.
+STATUS_TTL_S = 300
+_ADDED = "deployments_added"
+_SELECTED = "deployment_selected"
+_UNSUPPORTED = "unsupported_params"
+# fingerprint -> (monotonic time, /info answer or error, latency); process-wide like st.cache_resource.
+_STATUS: dict[str, tuple[float, ModelInfo | InferenceError, float]] = {}
+_STATUS_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class DeploymentStatus:
+    """What the sidebar shows for one deployment: reachable or not, the model name, and the /info latency."""
+
+    reachable: bool
+    model_name: str | None
+    latency_s: float | None
+    detail: str = ""
+
+
+def _fingerprint(deployment: Deployment) -> str:
+    """A stable digest of everything that makes a client different (the key included, never shown)."""
+    secret = deployment.key.get_secret_value() if deployment.key else ""
+    return hashlib.sha256((deployment.model_dump_json() + "\0" + secret).encode()).hexdigest()
+
+
+@st.cache_resource(show_spinner=False)
+def _load_configured(path: str, mtime: float, environ_digest: str) -> dict[str, Deployment] | ConfigError:
+    try:
+        return dict(load_settings().deployments)
+    except ConfigError as err:
+        return err
+
+
+def _config_path() -> Path:
+    return Path(os.environ.get("PLAYGROUND_CONFIG") or DEFAULT_CONFIG)
+
+
+def configured_deployments() -> dict[str, Deployment] | ConfigError:
+    """Deployments from services.config, read again only when the file or the environment changes."""
+    path = _config_path()
+    mtime = path.stat().st_mtime if path.exists() else 0.0
+    environ = sorted((k, v) for k, v in os.environ.items() if k.startswith(("PLAYGROUND_", "AZUREAI_", "LOCAL_")))
+    digest = hashlib.sha256(repr(environ).encode()).hexdigest()
+    return _load_configured(str(path), mtime, digest)
+
+
+def config_error() -> ConfigError | None:
+    """The configuration problem, if the file or environment is invalid (the app still runs with added ones)."""
+    loaded = configured_deployments()
+    return loaded if isinstance(loaded, ConfigError) else None
+
+
+def added_deployments() -> dict[str, Deployment]:
+    """Deployments added with the sidebar form, for this browser session only."""
+    return st.session_state.setdefault(_ADDED, {})
+
+
+def add_deployment(deployment: Deployment) -> None:
+    """Keep a deployment for this session and select it."""
+    added_deployments()[deployment.name] = deployment
+    st.session_state[_SELECTED] = deployment.name
+
+
+def all_deployments() -> dict[str, Deployment]:
+    """Configured (services.config) plus added in this session; a session one with the same name wins."""
+    loaded = configured_deployments()
+    configured = {} if isinstance(loaded, ConfigError) else loaded
+    return {**configured, **added_deployments()}
+
+
+def selected_name_key() -> str:
+    """The session_state key of the sidebar picker (its widget key)."""
+    return _SELECTED
+
+
+def selected_deployment() -> Deployment | None:
+    """The sidebar picker's choice; the first deployment when nothing (or something gone) is selected."""
+    deployments = all_deployments()
+    name = st.session_state.get(_SELECTED)
+    if name in deployments:
+        return deployments[name]
+    return next(iter(deployments.values()), None)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _client(name: str, fingerprint: str, _deployment: Deployment) -> InferenceClient:
+    return InferenceClient(_deployment)
+
+
+def get_client(deployment: Deployment) -> InferenceClient:
+    """One pooled client per deployment (per distinct configuration), shared by all sessions."""
+    return _client(deployment.name, _fingerprint(deployment), deployment)
+
+
+def _fetch_info(deployment: Deployment) -> tuple[ModelInfo | InferenceError, float]:
+    # A quick probe: short timeouts and no retries, so one dead endpoint does not hold up the sidebar.
+    probe = deployment.model_copy(update={"max_retries": 0, "connect_timeout": 3.0, "read_timeout": 15.0})
+    started = time.perf_counter()
+    try:
+        info: ModelInfo | InferenceError = get_client(probe).info()
+    except InferenceError as err:
+        info = err
+    return info, time.perf_counter() - started
+
+
+def _cached_status(deployments: list[Deployment]) -> list[tuple[ModelInfo | InferenceError, float]]:
+    """/info answers for several deployments, fetched concurrently when missing or older than STATUS_TTL_S."""
+    now = time.monotonic()
+    keys = [_fingerprint(d) for d in deployments]
+    with _STATUS_LOCK:
+        missing = [
+            (k, d) for k, d in zip(keys, deployments, strict=True) if now - _STATUS.get(k, (-1e9,))[0] > STATUS_TTL_S
+        ]
+    if missing:
+        with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
+            fetched = list(pool.map(_fetch_info, [d for _, d in missing]))
+        with _STATUS_LOCK:
+            for (k, _), (info, latency) in zip(missing, fetched, strict=True):
+                _STATUS[k] = (time.monotonic(), info, latency)
+    with _STATUS_LOCK:
+        return [(_STATUS[k][1], _STATUS[k][2]) for k in keys]
+
+
+def get_info(deployment: Deployment) -> ModelInfo | InferenceError:
+    """The deployment's /info answer, or the error it gave; cached for a few minutes."""
+    return _cached_status([deployment])[0][0]
+
+
+def _status_of(deployment: Deployment, info: ModelInfo | InferenceError, latency: float) -> DeploymentStatus:
+    if isinstance(info, ModelInfo):
+        return DeploymentStatus(True, info.model_name, latency)
+    if isinstance(info, ModalityNotSupportedError):
+        # Azure OpenAI, GitHub Models and OpenAI-compatible servers have no /info but answer fine.
+        return DeploymentStatus(True, deployment.model, latency, "no /info route")
+    return DeploymentStatus(False, deployment.model, None, str(info))
+
+
+def deployment_status(deployment: Deployment) -> DeploymentStatus:
+    """Reachable, model name and latency of a deployment, from the cached /info call."""
+    return deployment_statuses([deployment])[deployment.name]
+
+
+def deployment_statuses(deployments: list[Deployment]) -> dict[str, DeploymentStatus]:
+    """Status of each deployment by name; the uncached ones are checked at the same time."""
+    results = _cached_status(deployments)
+    return {d.name: _status_of(d, info, latency) for d, (info, latency) in zip(deployments, results, strict=True)}
+
+
+def refresh_status() -> None:
+    """Forget cached /info answers so the sidebar checks every deployment again."""
+    with _STATUS_LOCK:
+        _STATUS.clear()
+
+
+def unsupported_params(deployment_name: str) -> dict[str, str]:
+    """Parameters this deployment rejected (from 422s and probes): param -> reason."""
+    table: dict[str, dict[str, str]] = st.session_state.setdefault(_UNSUPPORTED, {})
+    return table.setdefault(deployment_name, {})
+
+
+def mark_unsupported(deployment_name: str, param: str, reason: str) -> None:
+    """Remember that a deployment does not support `param`; controls show it and requests leave it out."""
+    unsupported_params(deployment_name)[param] = reason
+
+
+# Widget values that must outlive a visit to another page (Streamlit forgets state of widgets not drawn).
+PERSISTENT_PREFIXES = ("p_", "chat_system_prompt", "chat_preset_pick")
+
+
+def keep_widget_state(prefixes: tuple[str, ...] = PERSISTENT_PREFIXES) -> None:
+    """Re-assign widget values so they survive runs where their page is not shown (call once per run)."""
+    for key in list(st.session_state.keys()):
+        if isinstance(key, str) and key.startswith(prefixes):
+            st.session_state[key] = st.session_state[key]

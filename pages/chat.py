@@ -1,0 +1,53 @@
+"""The chat page: a streamed conversation with one deployment, its parameters, code, export and import."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import chat_state, state
+from app.chat_params import JsonFieldError, build_params
+from app.components import chat_pane, code_view, param_panel, system_prompt, transcript_io
+from services.transcript import api_messages
+
+
+def _clear() -> None:
+    chat_state.set_entries([])
+    chat_state.set_editing(None)
+    chat_state.set_notice(None)
+
+
+def render() -> None:
+    """Lay out the chat: conversation on the left, settings on the right, the message box at the bottom."""
+    deployment = state.selected_deployment()
+    if deployment is None:
+        st.title("Chat")
+        st.info("No deployment is configured yet: add one in the sidebar.")
+        return
+    chat_pane.render_chat_input()
+    pending = chat_state.take_generation_request()
+    unsupported = state.unsupported_params(deployment.name)
+    left, right = st.columns([0.64, 0.36], gap="large")
+    with right:
+        with st.expander("System prompt", expanded=True):
+            prompt = system_prompt.render_system_prompt()
+        with st.expander("Parameters", expanded=bool(unsupported)):
+            values = param_panel.render_param_panel(unsupported)
+        try:
+            params = build_params(values, set(unsupported))
+        except JsonFieldError as err:
+            params = None
+            st.error(f"{err} Fix it before sending.")
+        with st.expander("View code"):
+            if params is not None:
+                code_view.render_code_view(deployment, api_messages(prompt, chat_state.turns()), params)
+        with st.expander("Export / import"):
+            transcript_io.render_transcript_io(deployment.name, params or {})
+        st.button("Clear conversation", key="chat_clear", on_click=_clear, icon="🗑️", disabled=pending)
+    with left:
+        st.subheader(f"Chat with {deployment.name}", anchor=False)
+        if chat_state.notice():
+            st.info(chat_state.notice())
+        chat_pane.render_conversation(deployment, busy=pending)
+        if pending:
+            chat_pane.generate_answer(deployment, prompt, values)
+            st.rerun()

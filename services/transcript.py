@@ -1,0 +1,137 @@
+"""A chat conversation as plain data: API messages, JSON and Markdown export, JSON import.
+
+The transcript never holds a key: it names the deployment, and the deployment's key stays in the configuration.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+TRANSCRIPT_FORMAT = "model-playground/chat"
+TRANSCRIPT_VERSION = 1
+
+
+class TranscriptError(ValueError):
+    """A transcript file that cannot be imported; the message says what is wrong and where."""
+
+
+class TurnMetrics(BaseModel):
+    """The measurements kept with an answer (a flat copy of services.schemas.Metrics, for export)."""
+
+    ttft_s: float | None = None
+    total_s: float | None = None
+    tokens_per_s: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+
+
+class ChatTurn(BaseModel):
+    """One message of the conversation as the user sees it."""
+
+    role: Literal["user", "assistant", "tool"]
+    content: str = ""
+    images: list[str] = Field(default_factory=list, description="data URLs attached to a user message")
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    stopped: bool = False
+    finish_reason: str | None = None
+    deployment: str | None = None
+    metrics: TurnMetrics | None = None
+
+
+class Transcript(BaseModel):
+    """A conversation with the settings that produced it; what export writes and import reads."""
+
+    format: Literal["model-playground/chat"] = TRANSCRIPT_FORMAT
+    version: int = TRANSCRIPT_VERSION
+    deployment: str | None = None
+    system_prompt: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    messages: list[ChatTurn] = Field(default_factory=list)
+
+
+def api_messages(system_prompt: str, turns: list[ChatTurn]) -> list[dict[str, Any]]:
+    """Build the request's `messages`: the system prompt, then each turn; images become `image_url` items."""
+    messages: list[dict[str, Any]] = []
+    if system_prompt.strip():
+        messages.append({"role": "system", "content": system_prompt})
+    for turn in turns:
+        if turn.role == "user":
+            if turn.images:
+                items: list[dict[str, Any]] = [{"type": "text", "text": turn.content}] if turn.content else []
+                items += [{"type": "image_url", "image_url": {"url": url}} for url in turn.images]
+                messages.append({"role": "user", "content": items})
+            else:
+                messages.append({"role": "user", "content": turn.content})
+        elif turn.role == "assistant":
+            # An answer that failed before its first token has nothing to send back.
+            if not turn.content and not turn.tool_calls:
+                continue
+            message: dict[str, Any] = {"role": "assistant", "content": turn.content or None}
+            if turn.tool_calls:
+                message["tool_calls"] = turn.tool_calls
+            messages.append(message)
+        else:
+            messages.append({"role": "tool", "content": turn.content, "tool_call_id": turn.tool_call_id or ""})
+    return messages
+
+
+def to_json(transcript: Transcript) -> str:
+    """Serialise a transcript as indented JSON (what "Export JSON" downloads)."""
+    return transcript.model_dump_json(indent=2, exclude_none=True)
+
+
+def from_json(text: str | bytes) -> Transcript:
+    """Parse an exported transcript; raise TranscriptError naming the position or field that is wrong."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise TranscriptError(f"The file is not UTF-8 text (byte {exc.start}).") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise TranscriptError(f"The file is not valid JSON: {exc.msg} at {where}.") from exc
+    if not isinstance(data, dict) or data.get("format") != TRANSCRIPT_FORMAT:
+        raise TranscriptError(f'The file is not a chat transcript (expected "format": "{TRANSCRIPT_FORMAT}").')
+    if data.get("version") != TRANSCRIPT_VERSION:
+        raise TranscriptError(f"Transcript version {data.get('version')!r} is not supported (expected 1).")
+    try:
+        return Transcript.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise TranscriptError(f"The transcript field `{where}` is invalid: {first['msg']}.") from exc
+
+
+def to_markdown(transcript: Transcript) -> str:
+    """Render a transcript as Markdown: a header with the settings, then one section per message."""
+    lines = ["# Chat transcript", ""]
+    if transcript.deployment:
+        lines.append(f"- Deployment: `{transcript.deployment}`")
+    for name, value in transcript.parameters.items():
+        lines.append(f"- {name}: `{json.dumps(value)}`")
+    lines.append("")
+    if transcript.system_prompt.strip():
+        lines += ["## System", "", transcript.system_prompt, ""]
+    for turn in transcript.messages:
+        lines += [f"## {turn.role.capitalize()}", ""]
+        if turn.content:
+            lines += [turn.content, ""]
+        lines += [f"*(image {i + 1} attached)*" for i in range(len(turn.images))]
+        if turn.images:
+            lines.append("")
+        for call in turn.tool_calls:
+            function = call.get("function", {})
+            name, arguments = function.get("name", "?"), function.get("arguments", "")
+            lines += [f"Tool call `{name}`:", "", "```json", arguments, "```", ""]
+        if turn.stopped:
+            lines += ["*(stopped before the end)*", ""]
+        if turn.finish_reason and turn.finish_reason != "stop":
+            lines += [f"*(finish reason: {turn.finish_reason})*", ""]
+    return "\n".join(lines).rstrip() + "\n"
