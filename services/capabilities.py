@@ -16,7 +16,8 @@ def unsupported_params(report: ProbeReport) -> dict[str, str]:
     json_object_ok = report.status("json_object") is Status.SUPPORTED
     for capability in CAPABILITIES:
         result = report.results.get(capability.key)
-        if result is None or result.status is not Status.NOT_SUPPORTED or capability.param is None:
+        # Parameters of a deployment without chat were never asked about: the chat page has nothing to mark.
+        if result is None or not result.probed or result.status is not Status.NOT_SUPPORTED or not capability.param:
             continue
         if capability.key == "json_schema" and json_object_ok:
             found[JSON_SCHEMA_PARAM] = result.detail

@@ -98,6 +98,8 @@ class CapabilityResult:
     elapsed_s: float | None = None
     # The parameter a 422 named, when the endpoint named one.
     param: str | None = None
+    # False when the answer was inferred (chat missing or the endpoint unreachable), not asked.
+    probed: bool = True
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ def probe_deployment(client: InferenceClient, name: str) -> ProbeReport:
     if isinstance(chat_error, _STOP_ERRORS):
         # Nothing else can succeed against an endpoint that does not answer or refuses the key.
         for capability in CAPABILITIES[1:]:
-            results[capability.key] = CapabilityResult(capability.key, Status.UNKNOWN, chat.detail)
+            results[capability.key] = CapabilityResult(capability.key, Status.UNKNOWN, chat.detail, probed=False)
         return ProbeReport(name, probed_at, results, time.perf_counter() - started)
 
     checks: dict[str, Callable[[], Any]] = {
@@ -150,7 +152,10 @@ def probe_deployment(client: InferenceClient, name: str) -> ProbeReport:
         for capability in CAPABILITIES:
             if capability.needs_chat:
                 results[capability.key] = CapabilityResult(
-                    capability.key, chat.status, f"not probed: chat is {chat.status.value} ({chat.detail})"
+                    capability.key,
+                    chat.status,
+                    f"not probed: chat is {chat.status.value} ({chat.detail})",
+                    probed=False,
                 )
     with ThreadPoolExecutor(max_workers=WORKERS_PER_DEPLOYMENT) as pool:
         futures = {key: pool.submit(_attempt, key, check) for key, check in checks.items()}
@@ -228,7 +233,7 @@ def _classify(key: str, exc: Exception, elapsed: float) -> CapabilityResult:
 
 
 def _all_unknown(name: str, reason: str) -> ProbeReport:
-    results = {c.key: CapabilityResult(c.key, Status.UNKNOWN, reason) for c in CAPABILITIES}
+    results = {c.key: CapabilityResult(c.key, Status.UNKNOWN, reason, probed=False) for c in CAPABILITIES}
     return ProbeReport(name, datetime.now(UTC), results)
 
 
