@@ -1,0 +1,116 @@
+"""`/chat/completions`: one JSON answer or a stream of `data:` lines, as Azure sends them."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from local_endpoint.blocklist import Blocklist, content_filter_result
+from local_endpoint.chat_request import build_grammar, parse_chat
+from local_endpoint.chat_run import ChatRun
+from local_endpoint.deployments import Deployment
+from local_endpoint.errors import ContractError
+from local_endpoint.http_common import until_disconnect
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    """A stream that always runs `on_close` when the response ends, even if its body never started."""
+
+    def __init__(self, content: AsyncIterator[str], on_close: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._on_close()
+
+
+def prompt_filtered(match: Any) -> ContractError:
+    """The 400 `content_filter` error for a prompt that hit the blocklist."""
+    return ContractError(
+        400,
+        "content_filter",
+        "The response was filtered due to the prompt triggering the content management policy "
+        f"(custom blocklist '{match.list_id}'). Please modify your prompt and retry.",
+        param="prompt",
+        status=400,
+        innererror={"code": "ResponsibleAIPolicyViolation", "content_filter_result": content_filter_result(match)},
+    )
+
+
+def _usage(run: ChatRun) -> dict[str, int]:
+    total = run.prompt_tokens + run.completion_tokens
+    return {"prompt_tokens": run.prompt_tokens, "completion_tokens": run.completion_tokens, "total_tokens": total}
+
+
+async def chat_completions(
+    request: Request, deployment: Deployment, body: Any, extra_mode: str, openai_style: bool, blocklist: Blocklist
+) -> Response:
+    """Validate, check the prompt, wait for a turn on the model and answer (streamed or not)."""
+    chat = parse_chat(body, extra_mode=extra_mode, openai_style=openai_style)
+    match = blocklist.find(chat.prompt_text)
+    if match is not None:
+        raise prompt_filtered(match)
+    slot = deployment.slot
+    await until_disconnect(request, slot.model())
+    grammar = build_grammar(chat)
+    turn = await until_disconnect(request, slot.take_turn())
+    run = ChatRun(slot, chat, grammar, blocklist)
+    try:
+        await run.start(turn)
+    except BaseException:
+        run.cancel()
+        raise
+    finally:
+        turn.release_unless_handed_over()
+    common = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": deployment.model_name}
+    if chat.stream:
+        return ClosingStreamingResponse(
+            _sse(run, common),
+            on_close=run.cancel,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+        )
+    try:
+        text = await until_disconnect(request, _collect(run))
+    finally:
+        run.cancel()
+    choice: dict[str, Any] = {
+        "index": 0,
+        "finish_reason": run.finish_reason,
+        "message": {"role": "assistant", "content": text},
+    }
+    if run.filter_match is not None:
+        choice["content_filter_results"] = content_filter_result(run.filter_match)
+    return JSONResponse({**common, "object": "chat.completion", "choices": [choice], "usage": _usage(run)})
+
+
+async def _collect(run: ChatRun) -> str:
+    return "".join([piece async for piece in run.pieces()])
+
+
+def _data(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
+
+
+async def _sse(run: ChatRun, common: dict[str, Any]) -> AsyncIterator[str]:
+    chunk = {**common, "object": "chat.completion.chunk"}
+    yield _data(
+        {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
+    )
+    async for piece in run.pieces():
+        yield _data({**chunk, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+    last: dict[str, Any] = {"index": 0, "delta": {}, "finish_reason": run.finish_reason}
+    if run.filter_match is not None:
+        last["content_filter_results"] = content_filter_result(run.filter_match)
+    yield _data({**chunk, "choices": [last], "usage": _usage(run)})
+    yield "data: [DONE]\n\n"

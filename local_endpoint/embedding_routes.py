@@ -1,0 +1,59 @@
+"""`/embeddings` and `/images/embeddings`: batches run on the model's worker thread, one request at a time."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from local_endpoint.deployments import Deployment
+from local_endpoint.embeddings_request import encode_vector, parse_image_embeddings, parse_text_embeddings
+from local_endpoint.errors import invalid_input
+from local_endpoint.http_common import until_disconnect
+from local_endpoint.image_descriptor import DIMENSIONS as IMAGE_DIMENSIONS
+from local_endpoint.image_descriptor import ImageDecodeError
+from local_endpoint.text_embedder import DIMENSIONS as TEXT_DIMENSIONS
+
+
+def _result(deployment: Deployment, vectors: Any, fmt: str, tokens: int) -> JSONResponse:
+    data = [{"object": "embedding", "index": i, "embedding": encode_vector(v, fmt)} for i, v in enumerate(vectors)]
+    body = {
+        "id": f"embd-{uuid.uuid4().hex}",
+        "object": "list",
+        "model": deployment.model_name,
+        "data": data,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+    return JSONResponse(body)
+
+
+async def text_embeddings(
+    request: Request, deployment: Deployment, body: Any, extra_mode: str, openai_style: bool
+) -> Response:
+    """Embed a list of texts with MiniLM."""
+    parsed = parse_text_embeddings(body, extra_mode=extra_mode, openai_style=openai_style, native_dims=TEXT_DIMENSIONS)
+    slot = deployment.slot
+    turn = await until_disconnect(request, slot.take_turn())
+    try:
+        vectors, tokens = await slot.run(turn, lambda model: model.embed(parsed.inputs))
+    finally:
+        turn.release_unless_handed_over()
+    return _result(deployment, vectors, parsed.encoding_format, tokens)
+
+
+async def image_embeddings(request: Request, deployment: Deployment, body: Any, extra_mode: str) -> Response:
+    """Describe a list of images with the classical descriptor."""
+    parsed = parse_image_embeddings(body, extra_mode=extra_mode, native_dims=IMAGE_DIMENSIONS)
+    slot = deployment.slot
+    turn = await until_disconnect(request, slot.take_turn())
+    try:
+        vectors = await slot.run(turn, lambda model: model.embed(parsed.inputs))
+    except ImageDecodeError as exc:
+        index = exc.index if exc.index is not None else 0
+        raise invalid_input(("input", index, "image"), f"<{len(parsed.inputs[index])} bytes>", str(exc)) from exc
+    finally:
+        turn.release_unless_handed_over()
+    # An image counts as one token: the descriptor reads no text.
+    return _result(deployment, vectors, parsed.encoding_format, len(parsed.inputs))
