@@ -186,12 +186,13 @@ def _environment_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, tu
         if field == "extra_headers" and len(parts) == 3:
             field = f"extra_headers.{parts[2]}"
         elif field not in _FIELDS or len(parts) > 2:
+            bad = "__".join(parts[1:]).lower()
+            known = ", ".join(sorted(_FIELDS.values()))
             raise ConfigError(
-                f"environment variable {variable}: deployment {name!r}, field {'__'.join(parts[1:])!r}: unknown field "
-                f"(known: {', '.join(sorted(_FIELDS.values()))})",
+                f"environment variable {variable}: deployment {name!r}, field {bad!r}: unknown field (known: {known})",
                 source=variable,
                 deployment=name,
-                field="__".join(parts[1:]).lower(),
+                field=bad,
             )
         found.setdefault(name, {})[field] = (value, variable)
     return found
