@@ -1,8 +1,256 @@
-"""Placeholder: the compare page is being built (see the open issue)."""
+"""Compare: one prompt, one to four deployments side by side, all streaming at the same time.
+
+Worker threads (services.compare) only write into buffers; this script thread polls them and draws, so nothing is
+ever written to the page without a script-run context. A turn starts only from the shared input and is handed to the
+panes through session state, so a click inside a pane reruns the page without sending anything.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from app.components.compare_blind import render_vote
+from app.components.compare_handoff import prepare_handoff, switch_to_chat_if_requested
+from app.components.compare_metrics import render_metrics_table
+from app.components.compare_pane import SHARED, pane_prefix, render_pane
+from app.components.compare_params import current_settings, request_params, settings_inputs
+from app.components.compare_state import (
+    QUERY_PANES,
+    ActiveTurn,
+    CompareState,
+    compare_state,
+    panes_from_query,
+    sync_query_params,
+)
+from app.components.error_card import render_error
+from app.state import all_deployments, get_client, selected_deployment, unsupported_params
+from services.compare import MAX_PANES, CompareRun, PaneJob, Turn, pane_messages, reply_from_snapshot
+from services.compare_export import export_html
+from services.config import Deployment
+
+POLL_S = 0.08
+STOP_WAIT_S = 3.0
+
+
+def _init_panes(state: CompareState, deployments: dict[str, Deployment]) -> None:
+    """On the session's first visit, take the panes from `?panes=a,b,c`, else two panes on the picked deployment."""
+    if state.url_read:
+        return
+    state.url_read = True
+    found, unknown = panes_from_query(st.query_params.get(QUERY_PANES), list(deployments))
+    if unknown:
+        state.notice = f"Not configured, so left out of the comparison: {', '.join(unknown)}."
+    if not found:
+        first = selected_deployment()
+        found = [first.name, first.name] if first is not None else []
+    for name in found:
+        state.add_pane(name)
+
+
+def _harvest(state: CompareState, deployments: dict[str, Deployment]) -> None:
+    """Move a finished (or stopped) turn from the buffers into the conversation, once."""
+    active = state.active
+    if active is None or not active.run.done:
+        return
+    turn = state.turns[active.index]
+    for pane_id, snap in active.run.snapshots().items():
+        system, params = active.asked[pane_id]
+        deployment = deployments.get(snap.deployment) or Deployment(name=snap.deployment, endpoint="http://unknown")
+        turn.replies[pane_id] = reply_from_snapshot(snap, deployment, system_prompt=system, params=params)
+    state.active = None
+
+
+def _stop(state: CompareState) -> None:
+    if state.active is not None:
+        state.active.run.stop()
+        # Closed connections end their threads within moments; wait so the partial text is harvested now.
+        state.active.run.wait(STOP_WAIT_S)
+
+
+def _add_pane(state: CompareState) -> None:
+    last = state.panes[-1].deployment if state.panes else (selected_deployment() or Deployment(name="", endpoint=""))
+    state.add_pane(last if isinstance(last, str) else last.name)
+    sync_query_params(state)
+
+
+def _start_turn(
+    state: CompareState, prompt: str, asked: dict[str, tuple[str, dict[str, Any]]], deps: dict[str, Deployment]
+) -> None:
+    jobs = []
+    for pane in state.panes:
+        deployment = deps.get(pane.deployment)
+        if deployment is None:
+            continue
+        system, params = asked[pane.uid]
+        messages = pane_messages(state.turns, pane.uid, system, prompt)
+        jobs.append(PaneJob(pane.uid, deployment, get_client(deployment), messages, params))
+    if not jobs:
+        state.notice = "No pane has a configured deployment: nothing was sent."
+        return
+    state.turns.append(Turn(prompt))
+    run = CompareRun(jobs).start()
+    state.active = ActiveTurn(len(state.turns) - 1, run, {job.pane_id: asked[job.pane_id] for job in jobs})
+
+
+def _render_toolbar(state: CompareState, deployments: dict[str, Deployment]) -> None:
+    bar = st.container(horizontal=True, key="compare_toolbar", vertical_alignment="center")
+    if state.running:
+        bar.button("Stop", key="compare.stop", type="primary", icon="⏹", on_click=_stop, args=(state,))
+    bar.button(
+        "Add pane",
+        key="compare.add",
+        icon="➕",
+        disabled=state.running or len(state.panes) >= MAX_PANES,
+        on_click=_add_pane,
+        args=(state,),
+    )
+    st.session_state["compare.blind"] = state.blind
+    bar.toggle(
+        "Blind mode",
+        key="compare.blind",
+        help="Hide the deployment names behind Model A/B/C/D and vote on each turn",
+        on_change=lambda: state.set_blind(bool(st.session_state["compare.blind"])),
+    )
+    bar.button("New conversation", key="compare.clear", icon="🧹", on_click=state.clear_conversation)
+    names = _export_names(state)
+    show_tally = not state.blind or state.revealed
+    bar.download_button(
+        "Export HTML",
+        data=export_html(state.turns, list(names), names, deployments, tally=state.tally() if show_tally else None),
+        file_name="comparison.html",
+        mime="text/html",
+        key="compare.export",
+        icon="⬇",
+        disabled=not state.turns,
+        on_click="ignore",
+    )
+
+
+def _export_names(state: CompareState) -> dict[str, str]:
+    """Every pane that answered (removed ones too), named as on screen."""
+    names = dict(state.labels())
+    hidden = state.blind and not state.revealed
+    for turn in state.turns:
+        for pid, reply in turn.replies.items():
+            names.setdefault(pid, "removed pane" if hidden else reply.deployment)
+    return names
+
+
+def _pane_settings(
+    state: CompareState, shared: tuple[str, dict[str, Any]], own: dict[str, tuple[str, Any]]
+) -> tuple[dict[str, tuple[str, dict[str, Any]]], list[tuple[str, Exception]]]:
+    """What each pane will be asked with, and the editor mistakes that block sending."""
+    asked: dict[str, tuple[str, dict[str, Any]]] = {}
+    problems: list[tuple[str, Exception]] = []
+    for pane in state.panes:
+        system, values = own.get(pane.uid, shared)
+        params, err = request_params(values, unsupported_params(pane.deployment))
+        if err is not None:
+            problems.append((pane.uid, err))
+        asked[pane.uid] = (system, params)
+    return asked, problems
+
+
+def _poll(state: CompareState, placeholders: dict[str, DeltaGenerator], status: DeltaGenerator) -> None:
+    """Redraw the streaming panes from their buffers until every pane is done, then rerun to show the results."""
+    active = state.active
+    if active is None:
+        return
+    shown: dict[str, tuple[str, str]] = {}
+    started = active.run.started_at or time.monotonic()
+    while True:
+        snaps = active.run.snapshots()
+        for pid, snap in snaps.items():
+            placeholder = placeholders.get(pid)
+            if placeholder is None or shown.get(pid) == (snap.status, snap.text):
+                continue
+            shown[pid] = (snap.status, snap.text)
+            if snap.status == "error" and snap.error is not None:
+                with placeholder.container():
+                    if snap.text:
+                        st.markdown(snap.text)
+                    render_error(snap.error, key=f"live_{pid}")
+            elif snap.finished:
+                placeholder.markdown(snap.text or "_(no text)_")
+            elif snap.text:
+                placeholder.markdown(snap.text + " ▌")
+        done = all(s.finished for s in snaps.values())
+        # Drawing the elapsed time every pass also lets a click (Stop) interrupt this loop at once.
+        status.caption(f"streaming… {time.monotonic() - started:.1f} s" if not done else "finishing…")
+        if done:
+            break
+        time.sleep(POLL_S)
+    st.rerun()
 
 
 def render() -> None:
+    """The compare page."""
+    switch_to_chat_if_requested()
+    state = compare_state()
+    deployments = all_deployments()
+    _init_panes(state, deployments)
+    _harvest(state, deployments)
+    sync_query_params(state)
+
     st.title("Compare")
-    st.info("This page is not built yet.")
+    if not deployments:
+        st.info("No deployment is configured yet: add one in the sidebar.")
+        return
+    if state.notice:
+        st.warning(state.notice)
+        state.notice = None
+    _render_toolbar(state, deployments)
+
+    with st.expander("Shared system prompt and parameters", expanded=False):
+        shared = settings_inputs(SHARED)
+    own: dict[str, tuple[str, Any]] = {}
+    placeholders: dict[str, DeltaGenerator] = {}
+    labels = state.labels()
+    ordered = state.display_order()
+    columns = st.columns(len(ordered), gap="small")
+    for column, pane in zip(columns, ordered, strict=True):
+        with column:
+            placeholder = render_pane(state, pane, labels[pane.uid], deployments, baseline=pane is state.panes[0])
+            if placeholder is not None:
+                placeholders[pane.uid] = placeholder
+            if not pane.sync:
+                own[pane.uid] = current_settings(pane_prefix(pane.uid))
+            _continue_button(state, pane.uid)
+    asked, problems = _pane_settings(state, (shared[0], shared[1]), own)
+    for pid, err in problems:
+        render_error(err, key=f"settings_{pid}")
+
+    baseline = None if state.blind and not state.revealed else state.panes[0].uid
+    render_metrics_table(state.turns, [p.uid for p in ordered], labels, baseline)
+    render_vote(state)
+    status = st.empty()
+
+    prompt = st.chat_input(
+        "Send to every pane" if not problems else "Fix the settings above to send",
+        key="compare.input",
+        disabled=state.running or bool(problems),
+    )
+    if prompt and not state.running and not problems:
+        _start_turn(state, prompt, asked, deployments)
+        st.rerun()
+    _poll(state, placeholders, status)
+
+
+def _continue_button(state: CompareState, uid: str) -> None:
+    """ "Continue with this one": the pane's conversation goes to the chat page."""
+    replies = [t.replies[uid] for t in state.turns if uid in t.replies]
+    if not replies or state.running:
+        return
+    last = replies[-1]
+    st.button(
+        "Continue with this one",
+        key=f"compare.{uid}.continue",
+        icon="💬",
+        help="Open this pane's conversation on the chat page",
+        on_click=prepare_handoff,
+        args=(state.turns, uid, last.deployment, last.system_prompt, last.params),
+    )

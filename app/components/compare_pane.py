@@ -1,0 +1,131 @@
+"""One compare pane: deployment, sync switch, own settings, history, and the placeholder a live turn streams into."""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from app.components.compare_params import copy_settings, settings_inputs
+from app.components.compare_state import CompareState, PaneConfig, sync_query_params
+from app.components.error_card import render_error, render_filtered_answer
+from app.components.metrics_strip import render_metrics
+from app.state import mark_unsupported
+from services.compare import PaneReply
+from services.config import Deployment
+
+SHARED = "compare.shared"
+
+
+def pane_prefix(uid: str) -> str:
+    """The session_state prefix of a pane's own settings widgets."""
+    return f"compare.{uid}"
+
+
+def _on_deployment_change(state: CompareState, uid: str) -> None:
+    pane = state.pane(uid)
+    if pane is not None:
+        pane.deployment = st.session_state[f"{pane_prefix(uid)}.deployment"]
+        sync_query_params(state)
+
+
+def _on_sync_change(state: CompareState, uid: str) -> None:
+    pane = state.pane(uid)
+    if pane is None:
+        return
+    pane.sync = bool(st.session_state[f"{pane_prefix(uid)}.sync"])
+    if not pane.sync:
+        copy_settings(SHARED, pane_prefix(uid))
+
+
+def _on_remove(state: CompareState, uid: str) -> None:
+    state.remove_pane(uid)
+    sync_query_params(state)
+
+
+def render_reply(reply: PaneReply, deployments: dict[str, Deployment], *, key: str, show_name: bool) -> None:
+    """A finished answer: text (as JSON code in JSON mode), tool calls, stop note, error card and metrics."""
+    json_mode = str((reply.params.get("response_format") or {}).get("type", "")).startswith("json")
+    with st.chat_message("assistant"):
+        if reply.text:
+            if json_mode:
+                st.code(reply.text, language="json")
+            else:
+                st.markdown(reply.text)
+        for call in reply.tool_calls:
+            st.caption(f"tool call `{call.function.name}`")
+            st.code(call.function.arguments or "{}", language="json")
+        if reply.status == "stopped":
+            st.caption("stopped: the text above is what arrived")
+        if reply.error is not None:
+            render_error(
+                reply.error,
+                key=key,
+                # Marking the parameter only changes the next turn: clicking here sends nothing.
+                on_retry_without=lambda param: mark_unsupported(reply.deployment, param, "rejected with 422"),
+            )
+        if reply.metrics is not None and reply.metrics.finish_reason == "content_filter":
+            render_filtered_answer(None, key=key)
+        deployment = deployments.get(reply.deployment)
+        if reply.metrics is not None and deployment is not None:
+            render_metrics(reply.metrics, deployment)
+        if show_name:
+            st.caption(f"from {reply.deployment}")
+
+
+def render_pane(
+    state: CompareState, pane: PaneConfig, label: str, deployments: dict[str, Deployment], *, baseline: bool
+) -> DeltaGenerator | None:
+    """Draw one pane; return the placeholder for the streaming turn, if one is running."""
+    blind = state.blind and not state.revealed
+    prefix = pane_prefix(pane.uid)
+    with st.container(border=True, key=f"compare_pane_{pane.uid}"):
+        head = st.columns([5, 1], vertical_alignment="center")
+        head[0].markdown(f"**{label}**" + (" · baseline" if baseline and not blind else ""))
+        if len(state.panes) > 1:
+            head[1].button(
+                "✕",
+                key=f"{prefix}.remove",
+                help="Remove this pane",
+                disabled=state.running,
+                on_click=_on_remove,
+                args=(state, pane.uid),
+            )
+        if not blind:
+            names = list(deployments)
+            if pane.deployment not in names:
+                names.insert(0, pane.deployment)
+                st.warning(f"Deployment `{pane.deployment}` is not configured any more.")
+            st.session_state[f"{prefix}.deployment"] = pane.deployment
+            st.selectbox(
+                "Deployment",
+                names,
+                key=f"{prefix}.deployment",
+                disabled=state.running,
+                on_change=_on_deployment_change,
+                args=(state, pane.uid),
+            )
+        st.session_state[f"{prefix}.sync"] = pane.sync
+        st.toggle(
+            "Sync settings",
+            key=f"{prefix}.sync",
+            help="On: this pane uses the shared system prompt and parameters. Off: its own.",
+            on_change=_on_sync_change,
+            args=(state, pane.uid),
+        )
+        if not pane.sync:
+            with st.expander("Settings for this pane", expanded=False):
+                settings_inputs(prefix)
+        placeholder = None
+        active_index = state.active.index if state.active is not None else None
+        for index, turn in enumerate(state.turns):
+            with st.chat_message("user"):
+                st.markdown(turn.prompt)
+            if index == active_index and pane.uid in state.active.asked:  # type: ignore[union-attr]
+                with st.container(key=f"compare_live_{pane.uid}"):
+                    placeholder = st.empty()
+                    placeholder.caption("waiting for the first token…")
+            elif pane.uid in turn.replies:
+                render_reply(turn.replies[pane.uid], deployments, key=f"{pane.uid}_{index}", show_name=not blind)
+            elif index != active_index:
+                st.caption("this pane was not part of this turn")
+        return placeholder
