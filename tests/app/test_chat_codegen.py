@@ -1,4 +1,4 @@
-""""View code" snippets run as written: each one sends the same request the app would, with the key from the environment."""
+""" "View code" snippets run as written: each sends the app's request, with the key from the environment."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.fixtures.fault_server import FaultServer, Reply, chat_body
 SECRET = "sk-test-0123456789abcdef"
 MESSAGES = [
     {"role": "system", "content": "Be brief."},
-    {"role": "user", "content": "Say \"hi\" and $HOME"},
+    {"role": "user", "content": 'Say "hi" and $HOME'},
 ]
 PARAMS = {
     "temperature": 0.2,

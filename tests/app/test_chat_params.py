@@ -12,7 +12,8 @@ def test_unset_values_send_nothing() -> None:
 
 
 def test_set_values_are_sent_with_their_api_names() -> None:
-    values = ParamValues(temperature=0.2, top_p=0.9, max_tokens=16, presence_penalty=0.5, frequency_penalty=-1.0, seed=7)
+    values = ParamValues(temperature=0.2, top_p=0.9, max_tokens=16, presence_penalty=0.5, frequency_penalty=-1.0)
+    values.seed = 7
     values.stop = parse_stop_sequences("END\n\n###\n")
     assert build_params(values) == {
         "temperature": 0.2,

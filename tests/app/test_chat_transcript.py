@@ -40,7 +40,7 @@ def test_import_refuses_other_files_and_names_bad_fields() -> None:
         from_json('{"messages": []}')
     bad = json.loads(to_json(_transcript()))
     bad["messages"][0]["role"] = "wizard"
-    with pytest.raises(TranscriptError, match="messages.0.role"):
+    with pytest.raises(TranscriptError, match=r"messages\.0\.role"):
         from_json(json.dumps(bad))
 
 
