@@ -1,0 +1,271 @@
+"""Projections (PCA, UMAP, t-SNE) and similarity measures over embedding vectors.
+
+Everything works on cosine geometry: rows are L2-normalised first, so euclidean distances in the projections rank
+pairs the same way cosine similarity does.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+ProjectionMethod = Literal["pca", "umap", "tsne"]
+METHODS: tuple[ProjectionMethod, ...] = ("pca", "umap", "tsne")
+FloatArray = NDArray[np.float32]
+IntArray = NDArray[np.int64]
+
+# Rows compared at a time in neighbour searches: 1024 x 10,000 float32 is 40 MB, never the whole n x n matrix.
+_CHUNK_ROWS = 1024
+_MIN_ROWS = {"pca": 1, "umap": 4, "tsne": 4}
+
+
+class ProjectionError(ValueError):
+    """A projection or measure cannot run on the given vectors (too few rows, mismatched shapes, bad options)."""
+
+
+def as_matrix(vectors: Any) -> FloatArray:
+    """Return `vectors` as a finite 2-D float32 array, or raise ProjectionError naming what is wrong."""
+    arr = np.asarray(vectors, dtype=np.float32)
+    if arr.ndim != 2:
+        raise ProjectionError(f"expected a 2-D array of vectors (n, d), got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ProjectionError("vectors contain NaN or infinite values")
+    return arr
+
+
+def normalize_rows(vectors: Any) -> FloatArray:
+    """Scale every row to unit length; all-zero rows stay zero."""
+    arr = as_matrix(vectors)
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    return (arr / np.where(norms == 0, 1.0, norms)).astype(np.float32, copy=False)
+
+
+def project(
+    vectors: Any,
+    method: ProjectionMethod = "pca",
+    dims: Literal[2, 3] = 2,
+    *,
+    normalize: bool = True,
+    random_state: int = 0,
+    **params: Any,
+) -> FloatArray:
+    """Project (n, d) vectors to (n, dims) coordinates with PCA (numpy), UMAP (umap-learn) or t-SNE (scikit-learn).
+
+    Extra `params` go to the method (UMAP: n_neighbors, min_dist, n_epochs; t-SNE: perplexity, max_iter). Values the
+    data cannot support (n_neighbors or perplexity above what n rows allow) are clamped rather than failing.
+    """
+    if dims not in (2, 3):
+        raise ProjectionError(f"dims must be 2 or 3, got {dims}")
+    if method not in METHODS:
+        raise ProjectionError(f"unknown projection method {method!r}; choose one of {', '.join(METHODS)}")
+    arr = normalize_rows(vectors) if normalize else as_matrix(vectors)
+    n = arr.shape[0]
+    if n < _MIN_ROWS[method]:
+        raise ProjectionError(f"{method.upper()} needs at least {_MIN_ROWS[method]} texts, got {n}")
+    if method == "pca":
+        return pca(arr, dims)
+    if method == "umap":
+        return _umap(arr, dims, random_state, **params)
+    return _tsne(arr, dims, random_state, **params)
+
+
+def pca(vectors: Any, dims: int = 2) -> FloatArray:
+    """Principal components with numpy: eigenvectors of the d x d covariance (cheap when n >> d), signs fixed."""
+    arr = as_matrix(vectors).astype(np.float64)
+    n, d = arr.shape
+    centred = arr - arr.mean(axis=0)
+    if n > d:
+        cov = centred.T @ centred
+        eigvals, eigvecs = np.linalg.eigh(cov)
+        components = eigvecs[:, np.argsort(eigvals)[::-1][:dims]]
+    else:
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        components = vt[:dims].T
+    # Deterministic orientation: the largest loading of each component is positive.
+    signs = np.sign(components[np.abs(components).argmax(axis=0), np.arange(components.shape[1])])
+    components = components * np.where(signs == 0, 1.0, signs)
+    coords = centred @ components
+    if coords.shape[1] < dims:  # fewer rows or features than requested axes: pad with zeros
+        coords = np.hstack([coords, np.zeros((n, dims - coords.shape[1]))])
+    return coords.astype(np.float32)
+
+
+def _umap(arr: FloatArray, dims: int, random_state: int, **params: Any) -> FloatArray:
+    import umap  # imported lazily: numba compilation makes the import cost seconds
+
+    n = arr.shape[0]
+    options: dict[str, Any] = {
+        "n_neighbors": 15,
+        "min_dist": 0.1,
+        # Fewer epochs than umap's default (500 under 10k rows): the layout settles well before, at half the time.
+        "n_epochs": 200,
+        "init": "spectral",
+        "low_memory": True,
+        "metric": "euclidean",
+    }
+    options.update(params)
+    options["n_neighbors"] = max(2, min(int(options["n_neighbors"]), n - 1))
+    if n < 2 * options["n_neighbors"] + 2 and options["init"] == "spectral":
+        options["init"] = "random"  # spectral init is unstable on a handful of points
+    unit_rows = np.allclose(np.linalg.norm(arr, axis=1)[np.any(arr != 0, axis=1)], 1.0, atol=1e-3)
+    if "precomputed_knn" not in options and options["metric"] == "euclidean" and unit_rows:
+        # An exact numpy kNN graph replaces pynndescent, whose numba compilation costs ~40 s per process.
+        options["precomputed_knn"] = _knn_graph(arr, options["n_neighbors"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # umap warns that random_state disables parallelism; determinism is wanted
+        reducer = umap.UMAP(n_components=dims, random_state=random_state, **options)
+        coords = reducer.fit_transform(arr)
+    return np.asarray(coords, dtype=np.float32)
+
+
+def _knn_graph(arr: FloatArray, n_neighbors: int) -> tuple[IntArray, FloatArray]:
+    """Exact euclidean kNN in umap's layout: each row lists itself first (distance 0), then its neighbours."""
+    found = nearest_neighbours(arr, arr, n_neighbors - 1, exclude_self=True)
+    norms = np.linalg.norm(arr, axis=1)
+    # For rows of any length: |x - y|^2 = |x|^2 + |y|^2 - 2 x.y, with x.y recovered from the cosine score.
+    dots = found.scores * norms[:, None] * norms[found.indices]
+    sq = np.maximum(norms[:, None] ** 2 + norms[found.indices] ** 2 - 2 * dots, 0.0)
+    indices = np.hstack([np.arange(arr.shape[0])[:, None], found.indices])
+    dists = np.hstack([np.zeros((arr.shape[0], 1), dtype=np.float32), np.sqrt(sq).astype(np.float32)])
+    return indices, dists
+
+
+def _tsne(arr: FloatArray, dims: int, random_state: int, **params: Any) -> FloatArray:
+    from sklearn.manifold import TSNE
+
+    n = arr.shape[0]
+    options: dict[str, Any] = {"perplexity": 30.0, "init": "pca", "learning_rate": "auto", "max_iter": 500}
+    options.update(params)
+    # t-SNE requires perplexity < n; a third of n keeps small inputs meaningful.
+    options["perplexity"] = float(max(1.0, min(float(options["perplexity"]), (n - 1) / 3)))
+    model = TSNE(n_components=dims, random_state=random_state, n_jobs=-1, **options)
+    return np.asarray(model.fit_transform(arr), dtype=np.float32)
+
+
+def cosine_similarity(a: Any, b: Any | None = None) -> FloatArray:
+    """Cosine similarity matrix between the rows of `a` and `b` (or `a` with itself), shape (len(a), len(b))."""
+    na = normalize_rows(a)
+    nb = na if b is None else normalize_rows(b)
+    if na.shape[1] != nb.shape[1]:
+        raise ProjectionError(f"vector sizes differ: {na.shape[1]} vs {nb.shape[1]}")
+    return np.clip(na @ nb.T, -1.0, 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Top-k neighbours: indices and cosine scores, each shaped (queries, k), best first."""
+
+    indices: IntArray
+    scores: FloatArray
+
+
+def nearest_neighbours(vectors: Any, queries: Any, k: int = 10, *, exclude_self: bool = False) -> Neighbours:
+    """The k rows of `vectors` most cosine-similar to each query row (queries may be one 1-D vector).
+
+    With exclude_self, query i is row i of `vectors` and is left out of its own neighbours.
+    """
+    base = normalize_rows(vectors)
+    q = np.asarray(queries, dtype=np.float32)
+    q = normalize_rows(q[None, :] if q.ndim == 1 else q)
+    if q.shape[1] != base.shape[1]:
+        raise ProjectionError(f"query has {q.shape[1]} dimensions but the vectors have {base.shape[1]}")
+    limit = base.shape[0] - (1 if exclude_self else 0)
+    k = max(0, min(int(k), limit))
+    indices = np.empty((q.shape[0], k), dtype=np.int64)
+    scores = np.empty((q.shape[0], k), dtype=np.float32)
+    for start in range(0, q.shape[0], _CHUNK_ROWS):
+        sims = q[start : start + _CHUNK_ROWS] @ base.T
+        if exclude_self:
+            rows = np.arange(sims.shape[0])
+            sims[rows, rows + start] = -np.inf
+        if k == 0:
+            continue
+        top = (
+            np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else np.tile(np.arange(k), (len(sims), 1))
+        )
+        top_scores = np.take_along_axis(sims, top, axis=1)
+        order = np.argsort(-top_scores, axis=1, kind="stable")
+        indices[start : start + len(sims)] = np.take_along_axis(top, order, axis=1)
+        scores[start : start + len(sims)] = np.take_along_axis(top_scores, order, axis=1)
+    return Neighbours(indices=indices, scores=np.clip(scores, -1.0, 1.0))
+
+
+def kmeans_clusters(vectors: Any, n_clusters: int = 8, *, random_state: int = 0) -> IntArray:
+    """K-means cluster labels (0..k-1) on normalised vectors; k is clamped to the number of distinct rows."""
+    from sklearn.cluster import KMeans
+
+    arr = normalize_rows(vectors)
+    distinct = len(np.unique(arr, axis=0))
+    k = max(1, min(int(n_clusters), distinct))
+    if k == 1:
+        return np.zeros(arr.shape[0], dtype=np.int64)
+    model = KMeans(n_clusters=k, n_init=3, random_state=random_state)
+    return model.fit_predict(arr).astype(np.int64)
+
+
+def cluster_order(vectors: Any, labels: Any) -> IntArray:
+    """Row order that groups rows by cluster label, each group sorted by similarity to its centroid (for heatmaps)."""
+    arr = normalize_rows(vectors)
+    labels = np.asarray(labels)
+    if labels.shape[0] != arr.shape[0]:
+        raise ProjectionError(f"{labels.shape[0]} labels for {arr.shape[0]} vectors")
+    order: list[int] = []
+    for label in sorted(set(labels.tolist()), key=str):
+        members = np.flatnonzero(labels == label)
+        centroid = arr[members].mean(axis=0)
+        order.extend(members[np.argsort(-(arr[members] @ centroid), kind="stable")].tolist())
+    return np.asarray(order, dtype=np.int64)
+
+
+def _check_pair(a: Any, b: Any) -> tuple[FloatArray, FloatArray]:
+    ma, mb = as_matrix(a), as_matrix(b)
+    if ma.shape[0] != mb.shape[0]:
+        raise ProjectionError(f"the two embedding sets must cover the same texts: {ma.shape[0]} vs {mb.shape[0]} rows")
+    return ma, mb
+
+
+def neighbour_overlap(a: Any, b: Any, k: int = 10) -> FloatArray:
+    """Per text, the fraction of its k nearest neighbours under embedding set `a` that are also among them under `b`.
+
+    The two sets may have different dimensions; they must embed the same texts in the same order.
+    """
+    ma, mb = _check_pair(a, b)
+    if ma.shape[0] < 2:
+        raise ProjectionError("neighbour overlap needs at least 2 texts")
+    k = max(1, min(int(k), ma.shape[0] - 1))
+    na = nearest_neighbours(ma, ma, k, exclude_self=True).indices
+    nb = nearest_neighbours(mb, mb, k, exclude_self=True).indices
+    # Row-wise set intersection: sort both, then count matches per row via broadcasting on a k x k grid.
+    hits = (np.sort(na, axis=1)[:, :, None] == np.sort(nb, axis=1)[:, None, :]).any(axis=2).sum(axis=1)
+    return (hits / k).astype(np.float32)
+
+
+def similarity_spearman(a: Any, b: Any, *, max_pairs: int = 200_000, random_state: int = 0) -> float:
+    """Spearman rank correlation between the pairwise cosine similarities of two embedding sets of the same texts.
+
+    Uses every pair when there are at most `max_pairs`, otherwise a seeded random sample of pairs.
+    """
+    from scipy.stats import spearmanr
+
+    ma, mb = _check_pair(a, b)
+    n = ma.shape[0]
+    if n < 3:
+        raise ProjectionError("Spearman correlation of similarities needs at least 3 texts")
+    total = n * (n - 1) // 2
+    if total <= max_pairs:
+        i, j = np.triu_indices(n, k=1)
+    else:
+        rng = np.random.default_rng(random_state)
+        i = rng.integers(0, n, size=max_pairs)
+        j = rng.integers(0, n - 1, size=max_pairs)
+        j = j + (j >= i)  # never pair a row with itself
+    na, nb = normalize_rows(ma), normalize_rows(mb)
+    sa = np.einsum("ij,ij->i", na[i], na[j])
+    sb = np.einsum("ij,ij->i", nb[i], nb[j])
+    if np.ptp(sa) == 0 or np.ptp(sb) == 0:
+        return float("nan")
+    return float(spearmanr(sa, sb).statistic)
