@@ -1,0 +1,198 @@
+"""The compare page in AppTest, against scripted streams on the fault server (a real HTTP server on loopback)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from streamlit.testing.v1 import AppTest
+
+from services.config import Deployment
+from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks
+
+KEY = "sk-compare-apptest-secret"
+SLOW_TEXT = "".join(f"s{i} " for i in range(8))
+
+
+def _script() -> None:
+    from pages.compare import render
+
+    render()
+
+
+@pytest.fixture
+def deployments(fault_server: FaultServer) -> dict[str, Any]:
+    fast = fault_server.scenario(Reply(sse=chat_chunks(["Hi", " there", " friend"]), chunk_delay=0.02))
+    slow = fault_server.scenario(Reply(sse=chat_chunks([f"s{i} " for i in range(8)]), chunk_delay=0.03))
+    bad = fault_server.scenario(Reply(status=401, json={"statusCode": 401, "message": "Auth token validation failed"}))
+    return {
+        "scenarios": {"fast": fast, "slow": slow, "bad": bad},
+        "deployments": {
+            "fast": Deployment(name="fast", endpoint=fast.endpoint, max_retries=0),
+            "slow": Deployment(name="slow", endpoint=slow.endpoint, max_retries=0, price_per_1k_output=1.0),
+            "bad": Deployment(name="bad", endpoint=bad.endpoint, max_retries=0, key=SecretStr(KEY)),
+        },
+    }
+
+
+def page(deployments: dict[str, Any], panes: str | None) -> AppTest:
+    at = AppTest.from_function(_script, default_timeout=30)
+    at.session_state["deployments_added"] = dict(deployments["deployments"])
+    if panes is not None:
+        at.query_params["panes"] = panes
+    return at.run()
+
+
+def pane_texts(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+def requests(deployments: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    return [r.json() for r in deployments["scenarios"][name].requests]
+
+
+def test_panes_come_from_the_url_and_the_url_follows_every_change(deployments):
+    at = page(deployments, "fast,slow,nope")
+    assert not at.exception
+    assert "nope" in at.warning[0].value
+    assert at.query_params["panes"] == ["fast,slow"] or at.query_params["panes"] == "fast,slow"
+    at.button(key="compare.add").click().run()
+    assert _panes_param(at) == "fast,slow,slow"
+    at.selectbox(key="compare.p3.deployment").select("bad").run()
+    assert _panes_param(at) == "fast,slow,bad"
+    at.button(key="compare.p1.remove").click().run()
+    assert _panes_param(at) == "slow,bad"
+    assert at.button(key="compare.add").disabled is False
+
+
+def _panes_param(at: AppTest) -> str:
+    value = at.query_params["panes"]
+    return value[0] if isinstance(value, list) else value
+
+
+def test_a_turn_goes_to_every_pane_and_each_pane_keeps_its_own_history(deployments):
+    at = page(deployments, "fast,slow")
+    at.chat_input(key="compare.input").set_value("first question").run()
+    assert not at.exception
+    texts = pane_texts(at)
+    assert "Hi there friend" in texts and "s0 s1 s2 s3 s4 s5 s6 s7" in texts
+    at.chat_input(key="compare.input").set_value("second question").run()
+    second_fast = requests(deployments, "fast")[-1]["messages"]
+    second_slow = requests(deployments, "slow")[-1]["messages"]
+    assert [m["content"] for m in second_fast] == ["first question", "Hi there friend", "second question"]
+    assert second_slow[1] == {"role": "assistant", "content": SLOW_TEXT}
+    # Shared settings went to both: max_tokens is on by default.
+    assert requests(deployments, "fast")[-1]["max_tokens"] == requests(deployments, "slow")[-1]["max_tokens"]
+
+
+def test_metrics_table_shows_last_turn_and_conversation_with_the_best_marked(deployments):
+    at = page(deployments, "fast,slow")
+    at.chat_input(key="compare.input").set_value("q").run()
+    last, whole = at.dataframe[0].value, at.dataframe[1].value
+    assert list(last["Pane"]) == ["fast", "slow"]
+    for column in ("TTFT (s)", "Total (s)", "Tokens/s", "Tokens out", "Finish", "Cost ($)"):
+        assert column in last.columns
+    assert list(last["Tokens out"]) == ["3", "8"]
+    assert list(last["Finish"]) == ["stop", "stop"]
+    assert sum("★" in v for v in last["Total (s)"]) == 1
+    assert last["Cost ($)"][1].startswith("0.008")  # 8 output tokens at $1 per 1k
+    at.chat_input(key="compare.input").set_value("again").run()
+    whole = at.dataframe[1].value
+    assert list(whole["Tokens out"]) == ["6", "16"]
+    assert list(whole["Finish"]) == ["stop×2", "stop×2"]
+
+
+def test_an_error_in_one_pane_shows_its_card_while_the_others_answer(deployments):
+    at = page(deployments, "fast,bad,slow")
+    at.chat_input(key="compare.input").set_value("hi").run()
+    texts = pane_texts(at)
+    assert any("bad did not accept its key" in t for t in texts)
+    assert "Hi there friend" in texts and "s0 s1 s2 s3 s4 s5 s6 s7" in texts
+    assert all(KEY not in t for t in texts)
+    finish = list(at.dataframe[0].value["Finish"])
+    assert finish == ["stop", "error", "stop"]
+
+
+def test_clicking_widgets_inside_a_pane_sends_nothing(deployments):
+    at = page(deployments, "fast,slow")
+    at.chat_input(key="compare.input").set_value("only once").run()
+    sent = len(deployments["scenarios"]["fast"].requests), len(deployments["scenarios"]["slow"].requests)
+    at.toggle(key="compare.p1.sync").set_value(False).run()
+    at.selectbox(key="compare.p2.deployment").select("fast").run()
+    at.toggle(key="compare.p1.sync").set_value(True).run()
+    at.button(key="compare.add").click().run()
+    assert not at.exception
+    assert (len(deployments["scenarios"]["fast"].requests), len(deployments["scenarios"]["slow"].requests)) == sent
+    assert pane_texts(at).count("only once") == 3  # the prompt shows in each of the three panes, sent once
+
+
+def test_an_unsynced_pane_sends_its_own_system_prompt_and_parameters(deployments):
+    at = page(deployments, "fast,slow")
+    at.text_area(key="compare.shared.system").input("Shared system.").run()
+    at.toggle(key="compare.p2.sync").set_value(False).run()
+    # The pane's own settings start as a copy of the shared ones.
+    assert at.text_area(key="compare.p2.system").value == "Shared system."
+    at.text_area(key="compare.p2.system").input("Own system.").run()
+    at.number_input(key="compare.p2.temperature").set_value(0.3).run()
+    at.selectbox(key="compare.p2.format").select("json_object").run()
+    at.chat_input(key="compare.input").set_value("go").run()
+    fast, slow = requests(deployments, "fast")[-1], requests(deployments, "slow")[-1]
+    assert fast["messages"][0] == {"role": "system", "content": "Shared system."}
+    assert "temperature" not in fast and "response_format" not in fast
+    assert slow["messages"][0] == {"role": "system", "content": "Own system."}
+    assert slow["temperature"] == pytest.approx(0.3)
+    assert slow["response_format"] == {"type": "json_object"}
+
+
+def test_invalid_tools_json_blocks_sending_and_says_where(deployments):
+    at = page(deployments, "fast")
+    at.text_area(key="compare.shared.tools").input("[{not json").run()
+    assert any("Invalid JSON" in t for t in pane_texts(at))
+    assert at.chat_input(key="compare.input").disabled
+    at.text_area(key="compare.shared.tools").input('[{"name": "get_time"}]').run()
+    assert not at.chat_input(key="compare.input").disabled
+    at.chat_input(key="compare.input").set_value("time?").run()
+    assert requests(deployments, "fast")[-1]["tools"] == [{"type": "function", "function": {"name": "get_time"}}]
+
+
+def test_blind_mode_hides_names_collects_votes_and_reveals_the_tally(deployments):
+    at = page(deployments, "fast,slow")
+    at.toggle(key="compare.blind").set_value(True).run()
+    at.chat_input(key="compare.input").set_value("which is better?").run()
+    texts = pane_texts(at)
+    assert "**Model A**" in texts and "**Model B**" in texts
+    shown = texts + [c.value for c in at.caption] + [t.label for t in at.toggle] + [b.label for b in at.button]
+    assert not any("fast" in t or "slow" in t for t in shown), "a deployment name leaked in blind mode"
+    assert not [s for s in at.selectbox if s.key and s.key.endswith(".deployment")]
+    assert list(at.dataframe[0].value["Pane"]) == ["Model A", "Model B"]
+    radio = at.radio(key="compare.vote.0")
+    assert radio.options == ["Model A", "Model B", "Tie", "All bad"]
+    state = at.session_state["compare.state"]
+    winner_label = "Model A"
+    winner = next(uid for uid, label in state.labels().items() if label == winner_label)
+    radio.set_value(winner_label).run()
+    assert at.session_state["compare.state"].turns[0].vote == winner
+    captions = [c.value for c in at.caption]
+    assert any("1 vote(s) recorded" in c for c in captions)
+    assert not any(t.startswith("**Tally") for t in pane_texts(at)), "the tally names deployments before reveal"
+    at.button(key="compare.reveal").click().run()
+    tally = [t for t in pane_texts(at) if t.startswith("**Tally")]
+    winner_name = at.session_state["compare.state"].pane(winner).deployment
+    assert tally and f"{winner_name}: 1" in tally[0]
+
+
+def test_continue_with_this_one_hands_the_pane_conversation_to_the_chat_page(deployments):
+    at = page(deployments, "fast,slow")
+    at.text_area(key="compare.shared.system").input("Be kind.").run()
+    at.chat_input(key="compare.input").set_value("hello?").run()
+    at.button(key="compare.p2.continue").click().run()
+    entries = at.session_state["chat_entries"]
+    assert [(e.turn.role, e.turn.content) for e in entries] == [
+        ("user", "hello?"),
+        ("assistant", SLOW_TEXT),
+    ]
+    assert entries[1].turn.deployment == "slow" and entries[1].metrics is not None
+    assert at.session_state["chat_system_prompt"] == "Be kind."
+    assert at.session_state["deployment_selected"] == "slow"
+    assert at.session_state["p_max_tokens"] == 256 and at.session_state["p_max_tokens_on"] is True
