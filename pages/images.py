@@ -5,17 +5,21 @@ from __future__ import annotations
 import streamlit as st
 
 from app.components.error_card import render_error
-from app.components.image_embed import run_embedding, stored_error, stored_result
+from app.components.image_embed import run_embedding, stored_failure, stored_result
 from app.components.image_inputs import collect_images, image_limits
 from app.components.image_picker import pick_image_deployment
 from app.components.image_results import render_results
 
-RETRY_WITHOUT_TEXT_KEY = "images_retry_without_text"
+RETRY_WITHOUT_TEXT_KEY = "images_pending_without_text"
 
 
-def _retry_without_text(param: str) -> None:
-    # The error card's button: embed the same images again, leaving the refused text out.
-    st.session_state[RETRY_WITHOUT_TEXT_KEY] = param
+def _text_refused(deployment: str, reason: str) -> None:
+    with st.container(border=True, key="images_text_refused"):
+        st.markdown(f"**:red[{deployment} does not take text with images]**")
+        st.markdown(f"It embeds images only; the per-image text was refused. {reason}")
+        if st.button("Embed without the text", key="images_retry_without_text"):
+            st.session_state[RETRY_WITHOUT_TEXT_KEY] = True
+            st.rerun()
 
 
 def render() -> None:
@@ -25,15 +29,17 @@ def render() -> None:
     deployment = pick_image_deployment()
     limits = image_limits()
     items = collect_images(limits)
-    retry_param = st.session_state.pop(RETRY_WITHOUT_TEXT_KEY, None)
+    retry_without_text = bool(st.session_state.pop(RETRY_WITHOUT_TEXT_KEY, False))
     clicked = st.button("Embed", type="primary", disabled=not items or deployment is None, key="images_embed")
-    if deployment is not None and items and (clicked or retry_param):
-        run_embedding(deployment, items, with_text=retry_param is None)
-        if retry_param:
-            st.info(f"Embedded without the per-image text, which {deployment.name} refused (`{retry_param}`).")
-    error = stored_error()
-    if error is not None:
-        render_error(error, key="images_embed", on_retry_without=_retry_without_text)
+    if deployment is not None and items and (clicked or retry_without_text):
+        run_embedding(deployment, items, with_text=not retry_without_text)
+        if retry_without_text:
+            st.info(f"Embedded without the per-image text, which {deployment.name} does not take.")
+    failure = stored_failure()
+    if failure is not None and failure.text_refused:
+        _text_refused(failure.deployment, str(failure.error))
+    elif failure is not None:
+        render_error(failure.error, key="images_embed")
     result = stored_result()
     if result is not None:
         render_results(result, deployment)

@@ -134,7 +134,8 @@ def probe_deployment(client: InferenceClient, name: str) -> ProbeReport:
     probed_at = datetime.now(UTC)
     results: dict[str, CapabilityResult] = {}
 
-    chat, chat_error = _attempt("chat", lambda: client.chat(PROMPT, max_tokens=1))
+    calls = _checks(client)
+    chat, chat_error = _attempt("chat", calls["chat"])
     results["chat"] = chat
     if isinstance(chat_error, _STOP_ERRORS):
         # Nothing else can succeed against an endpoint that does not answer or refuses the key.
@@ -142,13 +143,8 @@ def probe_deployment(client: InferenceClient, name: str) -> ProbeReport:
             results[capability.key] = CapabilityResult(capability.key, Status.UNKNOWN, chat.detail, probed=False)
         return ProbeReport(name, probed_at, results, time.perf_counter() - started)
 
-    checks: dict[str, Callable[[], Any]] = {
-        "embeddings": lambda: client.embed(["probe"]),
-        "image_embeddings": lambda: client.embed_images([_tiny_png()]),
-    }
-    if chat.status is Status.SUPPORTED:
-        checks |= _chat_parameter_checks(client)
-    else:
+    wanted = [c.key for c in CAPABILITIES if c.key != "chat" and (chat.status is Status.SUPPORTED or not c.needs_chat)]
+    if chat.status is not Status.SUPPORTED:
         for capability in CAPABILITIES:
             if capability.needs_chat:
                 results[capability.key] = CapabilityResult(
@@ -158,7 +154,7 @@ def probe_deployment(client: InferenceClient, name: str) -> ProbeReport:
                     probed=False,
                 )
     with ThreadPoolExecutor(max_workers=WORKERS_PER_DEPLOYMENT) as pool:
-        futures = {key: pool.submit(_attempt, key, check) for key, check in checks.items()}
+        futures = {key: pool.submit(_attempt, key, calls[key]) for key in wanted}
         for key, future in futures.items():
             results[key] = future.result()[0]
     ordered = {c.key: results[c.key] for c in CAPABILITIES}
@@ -192,8 +188,18 @@ def probe_all(
     return {report.deployment: report for report in reports}
 
 
-def _chat_parameter_checks(client: InferenceClient) -> dict[str, Callable[[], Any]]:
+def probe_capability(client: InferenceClient, capability: str) -> CapabilityResult:
+    """Probe one capability alone (e.g. whether an image deployment also takes text on `/embeddings`)."""
+    if capability not in CAPABILITY_BY_KEY:
+        raise ValueError(f"unknown capability {capability!r}; known: {', '.join(CAPABILITY_BY_KEY)}")
+    return _attempt(capability, _checks(client)[capability])[0]
+
+
+def _checks(client: InferenceClient) -> dict[str, Callable[[], Any]]:
     return {
+        "chat": lambda: client.chat(PROMPT, max_tokens=1),
+        "embeddings": lambda: client.embed(["probe"]),
+        "image_embeddings": lambda: client.embed_images([_tiny_png()]),
         "streaming": lambda: _drain(client, PROMPT, max_tokens=1),
         "json_object": lambda: client.chat(PROMPT, max_tokens=2, response_format={"type": "json_object"}),
         "json_schema": lambda: client.chat(PROMPT, max_tokens=2, response_format=JSON_SCHEMA),

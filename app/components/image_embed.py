@@ -10,11 +10,15 @@ import streamlit as st
 
 from app import state
 from app.components.image_inputs import ImageItem
+from app.components.probe_store import stored_report
 from services.config import Deployment
+from services.errors import UnsupportedParameterError
+from services.probe import CapabilityResult, Status, probe_capability
 from services.schemas import ImageInput
 
 RESULT_KEY = "images_result"
 ERROR_KEY = "images_error"
+TEXT_SUPPORT_KEY = "images_text_support"
 # Images per request: keeps each body a few MB even at the largest downscale setting.
 BATCH_SIZE = 16
 
@@ -60,6 +64,20 @@ def embed_items(deployment: Deployment, items: list[ImageItem], *, with_text: bo
     )
 
 
+@dataclass(frozen=True)
+class EmbedFailure:
+    """Why the last Embed failed, and whether text went with the images (a text refusal can be retried without)."""
+
+    error: Exception
+    deployment: str
+    sent_text: bool
+
+    @property
+    def text_refused(self) -> bool:
+        """The deployment refused the per-image text (a 422 naming `input[i].text`)."""
+        return self.sent_text and isinstance(self.error, UnsupportedParameterError) and ".text" in self.error.message
+
+
 def run_embedding(deployment: Deployment, items: list[ImageItem], *, with_text: bool = True) -> None:
     """Embed and store the result for the results section; on failure store the error and keep the old result."""
     st.session_state.pop(ERROR_KEY, None)
@@ -67,7 +85,8 @@ def run_embedding(deployment: Deployment, items: list[ImageItem], *, with_text: 
         with st.spinner(f"Embedding {len(items)} image(s) with {deployment.name}…"):
             st.session_state[RESULT_KEY] = embed_items(deployment, items, with_text=with_text)
     except Exception as exc:  # every failure becomes a card on the page, never a traceback
-        st.session_state[ERROR_KEY] = exc
+        sent_text = with_text and any(item.text for item in items)
+        st.session_state[ERROR_KEY] = EmbedFailure(exc, deployment.name, sent_text)
 
 
 def stored_result() -> ImageEmbedding | None:
@@ -75,6 +94,17 @@ def stored_result() -> ImageEmbedding | None:
     return st.session_state.get(RESULT_KEY)
 
 
-def stored_error() -> Exception | None:
-    """The error of the last Embed, if it failed."""
+def stored_failure() -> EmbedFailure | None:
+    """Why the last Embed failed, if it did."""
     return st.session_state.get(ERROR_KEY)
+
+
+def text_support(deployment: Deployment) -> CapabilityResult:
+    """Whether the deployment embeds text too (text-to-image search): from a probe report, else one tiny request."""
+    report = stored_report(deployment.name)
+    if report is not None and report.status("embeddings") is not Status.UNKNOWN:
+        return report.results["embeddings"]
+    cache: dict[str, CapabilityResult] = st.session_state.setdefault(TEXT_SUPPORT_KEY, {})
+    if deployment.name not in cache:
+        cache[deployment.name] = probe_capability(state.get_client(deployment), "embeddings")
+    return cache[deployment.name]

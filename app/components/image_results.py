@@ -7,9 +7,8 @@ import streamlit as st
 
 from app import state
 from app.components.error_card import render_error
-from app.components.image_embed import ImageEmbedding
+from app.components.image_embed import ImageEmbedding, text_support
 from app.components.image_figures import projection_scatter, similarity_heatmap
-from app.components.probe_store import stored_report
 from services.config import Deployment
 from services.probe import Status
 from services.projection import ProjectionError, cosine_similarity, nearest_neighbours, project
@@ -79,10 +78,9 @@ def _neighbours(result: ImageEmbedding) -> None:
 
 def _text_search(result: ImageEmbedding, deployment: Deployment) -> None:
     st.subheader("Search the images by text")
-    report = stored_report(deployment.name)
-    if report is not None and report.status("embeddings") is Status.NOT_SUPPORTED:
-        reason = report.results["embeddings"].detail
-        st.info(f"{deployment.name} does not take text, so there is no text search: {reason}")
+    support = text_support(deployment)
+    if support.status is Status.NOT_SUPPORTED:
+        st.info(f"{deployment.name} does not take text, so there is no text search here ({support.detail}).")
         return
     with st.form("images_search", border=False):
         query = st.text_input("Describe an image", key="images_query", placeholder="red circles")

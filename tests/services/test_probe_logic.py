@@ -22,6 +22,7 @@ from services.probe import (
     check_all,
     display_endpoint,
     probe_all,
+    probe_capability,
     probe_settings,
 )
 
@@ -308,3 +309,11 @@ def test_auth_mode_names_the_source_never_the_key() -> None:
 @pytest.mark.parametrize("capability", [c.key for c in CAPABILITIES if c.needs_chat])
 def test_parameter_capabilities_name_a_request_parameter(capability: str) -> None:
     assert next(c for c in CAPABILITIES if c.key == capability).param
+
+
+def test_one_capability_can_be_probed_alone() -> None:
+    client = InferenceClient(_deployment(), transport=httpx.MockTransport(ChatOnlyAzure()))
+    assert probe_capability(client, "embeddings").status is Status.NOT_SUPPORTED
+    assert probe_capability(client, "seed").status is Status.SUPPORTED
+    with pytest.raises(ValueError, match="unknown capability"):
+        probe_capability(client, "telepathy")

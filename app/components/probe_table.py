@@ -1,0 +1,69 @@
+"""The capability map: a Probe button and a deployment x capability table merged with the 422s seen."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app import state
+from app.components.probe_store import store_reports, stored_report, stored_reports
+from services.capabilities import merge_seen
+from services.probe import CAPABILITIES, CapabilityResult, Status, probe_all
+
+SYMBOLS = {Status.SUPPORTED: "✅ supported", Status.NOT_SUPPORTED: "❌ not supported", Status.UNKNOWN: "❔ unknown"}
+
+
+def run_probe(names: list[str] | None = None) -> None:
+    """Probe the named deployments (all when None) in parallel and keep the reports."""
+    deployments = state.all_deployments()
+    targets = [deployments[n] for n in (names or list(deployments)) if n in deployments]
+    with st.spinner(f"Probing {len(targets)} deployment(s) with tiny requests…"):
+        store_reports(probe_all(targets))
+
+
+def capability_matrix(merged: dict[str, dict[str, CapabilityResult]]) -> pd.DataFrame:
+    """Rows are deployments, columns capabilities, cells the status in words."""
+    rows = []
+    for name, results in merged.items():
+        row = {"deployment": name}
+        row.update({c.label: SYMBOLS[results[c.key].status] for c in CAPABILITIES})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def render_capability_map() -> None:
+    """Probe button, probe times, the table, and every answer's reason in words."""
+    deployments = state.all_deployments()
+    st.subheader("Capability map")
+    st.caption(
+        "Probe sends a tiny request (at most 2 tokens) per capability to every deployment, deployments in parallel. "
+        "Refusals seen on the chat and compare pages count too."
+    )
+    if st.button("Probe", type="primary", key="models_probe", disabled=not deployments):
+        run_probe()
+    merged = {name: merge_seen(stored_report(name), state.unsupported_params(name)) for name in deployments}
+    if not merged:
+        return
+    reports = stored_reports()
+    if not any(name in reports for name in deployments):
+        st.info("Not probed yet: press Probe to fill the table.")
+    st.dataframe(capability_matrix(merged), hide_index=True, width="stretch", key="models_capabilities")
+    for name, results in merged.items():
+        report = reports.get(name)
+        when = (
+            f"probed at {report.probed_at.astimezone().strftime('%H:%M:%S')} in {report.duration_s:.1f} s"
+            if report
+            else "not probed"
+        )
+        with st.expander(f"{name}: details ({when})"):
+            st.markdown(_details_markdown(results))
+
+
+def _details_markdown(results: dict[str, CapabilityResult]) -> str:
+    lines = ["| capability | result | why | time |", "|---|---|---|---|"]
+    for capability in CAPABILITIES:
+        result = results[capability.key]
+        took = "–" if result.elapsed_s is None else f"{result.elapsed_s * 1000:.0f} ms"
+        why = result.detail.replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {capability.label} | {SYMBOLS[result.status]} | {why} | {took} |")
+    return "\n".join(lines)
