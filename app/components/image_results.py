@@ -40,10 +40,13 @@ def render_results(result: ImageEmbedding, deployment: Deployment | None) -> Non
 
 
 def _thumbnail_grid(result: ImageEmbedding) -> None:
-    columns = st.columns(GRID_COLUMNS)
-    for index, (name, thumbnail) in enumerate(zip(result.names, result.thumbnails, strict=True)):
-        with columns[index % GRID_COLUMNS]:
-            st.image(thumbnail, caption=name, width=96)
+    pairs = list(zip(result.names, result.thumbnails, strict=True))
+    # One st.columns per row keeps the images in reading order.
+    for start in range(0, len(pairs), GRID_COLUMNS):
+        for column, (name, thumbnail) in zip(
+            st.columns(GRID_COLUMNS), pairs[start : start + GRID_COLUMNS], strict=False
+        ):
+            column.image(thumbnail, caption=name, width=96)
 
 
 def _projection(result: ImageEmbedding) -> None:
