@@ -79,6 +79,12 @@ class ChatStream:
         self._deltas.close()
         self._response.close()
 
+    def __del__(self) -> None:
+        # A stream dropped without iterating or closing would otherwise hold its connection.
+        response = getattr(self, "_response", None)
+        if response is not None and not response.is_closed:
+            response.close()
+
     def __enter__(self) -> ChatStream:
         return self
 

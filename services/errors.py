@@ -23,7 +23,7 @@ class InferenceError(Exception):
         self,
         message: str,
         *,
-        deployment: str,
+        deployment: str = "",
         status: int | None = None,
         code: str | None = None,
         request_id: str | None = None,
@@ -37,7 +37,8 @@ class InferenceError(Exception):
 
     def _line(self) -> str:
         tag = " ".join(str(part) for part in (self.status, self.code) if part not in (None, ""))
-        return f"{self.deployment}: {self.message}" + (f" [{tag}]" if tag else "")
+        head = f"{self.deployment}: {self.message}" if self.deployment else self.message
+        return head + (f" [{tag}]" if tag else "")
 
     def __str__(self) -> str:
         return self._line()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.config import LOCAL_DEPLOYMENTS, ConfigError, Deployment, load_settings
+from services.config import LOCAL_DEPLOYMENTS, REPO_ROOT, ConfigError, Deployment, load_settings
 
 GOOD = """
 [deployments.gpt-4o]
@@ -171,3 +171,9 @@ def test_deployment_is_frozen() -> None:
     deployment = Deployment(name="a", endpoint="https://x.y")
     with pytest.raises(ValueError):
         deployment.endpoint = "https://z"  # type: ignore[misc]
+
+
+def test_committed_example_file_is_valid() -> None:
+    settings = load_settings(REPO_ROOT / "deployments.example.toml", environ={})
+    assert {"phi-4", "gpt-4o", "ollama"} <= set(settings.deployments)
+    assert all(deployment.key is None for deployment in settings.deployments.values())
