@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +34,7 @@ class AsyncChatStream:
         )
         self._deltas = self._generate()
         self._finished = False
+        self._closing = False
 
     async def start(self) -> AsyncChatStream:
         """Send the request (with retries before the first byte); iteration does this itself when needed."""
@@ -52,7 +54,7 @@ class AsyncChatStream:
                 delta = assembler.delta(event)
                 if delta is not None:
                     yield delta
-                if assembler.done:
+                if assembler.done or self._closing:
                     return
             if not assembler.complete:
                 raise StreamInterruptedError(
@@ -63,6 +65,8 @@ class AsyncChatStream:
                     request_id=self._call.request_id,
                 )
         except (httpx.TransportError, httpx.StreamError) as exc:
+            if self._closing:
+                return  # the reader was cut off by close(): a stop, not a failure
             raise self._planner.transport_error(self._call, exc, partial=assembler.text) from None
         finally:
             self._finished = True
@@ -88,9 +92,11 @@ class AsyncChatStream:
         """Stop reading and close the connection now."""
         if not self._finished:
             self._assembler.stopped = True
-        await self._deltas.aclose()
+        self._closing = True
         if self._response is not None:
             await self._response.aclose()
+        with contextlib.suppress(RuntimeError):  # another task is inside __anext__: it stops at its next chunk
+            await self._deltas.aclose()
 
     async def __aenter__(self) -> AsyncChatStream:
         return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ class ChatStream:
         )
         self._deltas = self._generate()
         self._finished = False
+        self._closing = False
 
     def _generate(self) -> Iterator[StreamDelta]:
         assembler = self._assembler
@@ -40,7 +42,7 @@ class ChatStream:
                 delta = assembler.delta(event)
                 if delta is not None:
                     yield delta
-                if assembler.done:
+                if assembler.done or self._closing:
                     return
             if not assembler.complete:
                 raise StreamInterruptedError(
@@ -51,6 +53,8 @@ class ChatStream:
                     request_id=self._call.request_id,
                 )
         except (httpx.TransportError, httpx.StreamError) as exc:
+            if self._closing:
+                return  # the reader was cut off by close(): a stop, not a failure
             raise self._planner.transport_error(self._call, exc, partial=assembler.text) from None
         finally:
             self._finished = True
@@ -76,8 +80,10 @@ class ChatStream:
         """Stop reading and close the connection now."""
         if not self._finished:
             self._assembler.stopped = True
-        self._deltas.close()
+        self._closing = True
         self._response.close()
+        with contextlib.suppress(ValueError):  # another thread is inside next(): it stops at its next chunk
+            self._deltas.close()
 
     def __del__(self) -> None:
         # A stream dropped without iterating or closing would otherwise hold its connection.

@@ -130,9 +130,8 @@ class StreamAssembler:
 
     @property
     def text(self) -> str:
-        if len(self.pieces) > 1:
-            self.pieces[:] = ["".join(self.pieces)]
-        return self.pieces[0] if self.pieces else ""
+        # No in-place compaction: another thread (a UI) may read while the stream appends.
+        return "".join(self.pieces)
 
     def delta(self, event: ServerSentEvent) -> StreamDelta | None:
         """The delta of one event (None for `[DONE]` and empty chunks); raises the typed error of an error event."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -379,3 +380,23 @@ def test_connections_are_pooled_across_calls(fault_server: FaultServer) -> None:
             ports.update(id(connection) for connection in pool.connections)
     assert len(ports) == 1
     assert isinstance(client._http, httpx.Client)
+
+
+def test_closing_from_another_thread_stops_the_reader_quietly(fault_server: FaultServer) -> None:
+    scenario = fault_server.scenario(Reply(sse=chat_chunks([f"w{i} " for i in range(200)]), chunk_delay=0.05))
+    stream = client_for(scenario).stream_chat(HI)
+    outcome: list[object] = []
+
+    def read() -> None:
+        try:
+            outcome.append(sum(1 for _ in stream))
+        except Exception as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    time.sleep(0.25)
+    stream.close()
+    reader.join(timeout=2)
+    assert not reader.is_alive() and isinstance(outcome[0], int) and 0 < outcome[0] < 200
+    assert stream.result.stopped and stream.text.startswith("w0 w1 ")
