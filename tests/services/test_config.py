@@ -167,8 +167,9 @@ def test_environment_only_deployment_without_endpoint_names_the_field() -> None:
     assert "'lonely'" in str(info.value) and info.value.field == "endpoint"
 
 
-def test_deployment_is_frozen() -> None:
-    deployment = Deployment(name="a", endpoint="https://x.y")
+def test_deployment_is_frozen_and_hashable() -> None:
+    deployment = Deployment(name="a", endpoint="https://x.y", extra_headers={"x": "1"})
+    assert {deployment: 1}[Deployment(name="a", endpoint="https://x.y", extra_headers={"x": "1"})] == 1
     with pytest.raises(ValueError):
         deployment.endpoint = "https://z"  # type: ignore[misc]
 
