@@ -2,9 +2,11 @@
 
 Sources, later ones winning field by field:
 1. the TOML file (`PLAYGROUND_CONFIG`, default `deployments.toml` at the repository root) with `[deployments.<name>]`;
-2. the embedded endpoint's three deployments when `PLAYGROUND_LOCAL_ENDPOINT` is set (only names not yet defined);
-3. the seed variables `AZUREAI_ENDPOINT_URL` (+ `AZUREAI_ENDPOINT_KEY`) as a deployment `default` (if not defined);
-4. `PLAYGROUND_DEPLOYMENTS__<NAME>__<FIELD>` variables (name and field case-insensitive, `-` and `_` alike).
+2. `.streamlit/secrets.toml` (path in `PLAYGROUND_SECRETS`), whose `[deployments.<name>]` tables add or override
+   fields, typically only `key`, so keys can stay out of the shared file;
+3. the embedded endpoint's three deployments when `PLAYGROUND_LOCAL_ENDPOINT` is set (only names not yet defined);
+4. the seed variables `AZUREAI_ENDPOINT_URL` (+ `AZUREAI_ENDPOINT_KEY`) as a deployment `default` (if not defined);
+5. `PLAYGROUND_DEPLOYMENTS__<NAME>__<FIELD>` variables (name and field case-insensitive, `-` and `_` alike).
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ApiKind = Literal["azure-inference", "azure-openai", "openai", "github"]
-KeySource = Literal["file", "environment", "session", "none"]
+KeySource = Literal["file", "secrets", "environment", "session", "none"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "deployments.toml"
+DEFAULT_SECRETS = REPO_ROOT / ".streamlit" / "secrets.toml"
 ENV_PREFIX = "PLAYGROUND_DEPLOYMENTS__"
 LOCAL_API_VERSION = "2024-05-01-preview"
 # The embedded endpoint's deployments (docs/DEVELOPING.md); served at {base}/{name}.
@@ -176,6 +179,32 @@ def _read_file(path: Path, explicit: bool) -> dict[str, dict[str, Any]]:
     return result
 
 
+def _read_secrets(path: Path) -> dict[str, dict[str, Any]]:
+    """The `[deployments.<name>]` tables of the Streamlit secrets file; other tables hold other secrets."""
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        # The parser's message gives line and column only, never the offending text, so no secret leaks here.
+        raise ConfigError(f"{path}: not valid TOML: {exc}", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}", source=str(path)) from None
+    tables = data.get("deployments", {})
+    if not isinstance(tables, dict) or not all(isinstance(table, dict) for table in tables.values()):
+        raise ConfigError(f"{path}: 'deployments' must hold tables [deployments.<name>]", source=str(path))
+    for name, table in tables.items():
+        for field in ("name", "key_source"):
+            if field in table:
+                raise ConfigError(
+                    f"{path}: deployment {name!r}, field {field!r}: set by the loader, remove it from the file",
+                    source=str(path),
+                    deployment=name,
+                    field=field,
+                )
+    return tables
+
+
 def _environment_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, tuple[str, str]]]:
     """`{normalised name: {field: (value, variable)}}` from PLAYGROUND_DEPLOYMENTS__<NAME>__<FIELD>."""
     found: dict[str, dict[str, tuple[str, str]]] = {}
@@ -236,6 +265,19 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
     raw = _read_file(config_path, explicit)
     sources = {name: str(config_path) for name in raw}
 
+    secrets_path = Path(env.get("PLAYGROUND_SECRETS") or DEFAULT_SECRETS)
+    secret_origins: dict[str, dict[str, str]] = {}
+    by_normalised_file = {_normalise(name): name for name in raw}
+    for secret_name, fields in _read_secrets(secrets_path).items():
+        name = by_normalised_file.get(_normalise(secret_name), secret_name)
+        if name not in raw:
+            raw[name] = {}
+            sources[name] = str(secrets_path)
+        raw[name].update(fields)
+        if "key" in fields:
+            raw[name]["key_source"] = "secrets" if fields["key"] else "none"
+        secret_origins[name] = dict.fromkeys(fields, str(secrets_path))
+
     local_base = env.get("PLAYGROUND_LOCAL_ENDPOINT", "").strip().rstrip("/")
     if local_base:
         local_key = env.get("LOCAL_ENDPOINT_KEY") or None
@@ -264,7 +306,7 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
             by_normalised[normalised] = normalised
             sources[normalised] = f"environment variable {next(iter(fields.values()))[1]}"
     for name, values in raw.items():
-        origins: dict[str, str] = {}
+        origins = dict(secret_origins.get(name, {}))
         values = dict(values)
         _apply_overrides(name, values, overrides.get(_normalise(name), {}), origins)
         deployments[name] = _build(name, values, sources[name], origins)

@@ -127,6 +127,7 @@ _EXTRA_PARAMS = re.compile(r"Extra parameters? (\[.*?\]) (?:is|are) not allowed"
 _KEY_HINTS = {
     "none": "no key is configured",
     "file": "key from the configuration file",
+    "secrets": "key from .streamlit/secrets.toml",
     "environment": "key from the environment",
     "session": "key entered in this session",
     "entra": "Entra ID token",
