@@ -28,7 +28,7 @@ from services.errors import (
 from services.http import api_version
 from services.schemas import ModelInfo
 
-DEFAULT_TIMEOUT_S = 20.0
+DEFAULT_TIMEOUT_S = 30.0
 # Parameter probes of one deployment run a few at a time: enough to be quick, few enough not to fill a small queue.
 WORKERS_PER_DEPLOYMENT = 3
 PROMPT = [{"role": "user", "content": "Reply with the JSON {} only."}]
@@ -76,12 +76,12 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("streaming", "streaming", "stream", True),
     Capability("embeddings", "embeddings", None, False),
     Capability("image_embeddings", "image embeddings", None, False),
-    Capability("json_object", "JSON mode (json_object)", "response_format", True),
-    Capability("json_schema", "structured output (json_schema)", "response_format", True),
+    Capability("json_object", "json_object", "response_format", True),
+    Capability("json_schema", "json_schema", "response_format", True),
     Capability("tools", "tools", "tools", True),
     Capability("seed", "seed", "seed", True),
     Capability("stop", "stop", "stop", True),
-    Capability("pass_through", "extra parameter under pass-through (top_k)", "model_extras", True),
+    Capability("pass_through", "pass-through extra", "model_extras", True),
 )
 CAPABILITY_BY_KEY = {c.key: c for c in CAPABILITIES}
 # After one of these on the first request, every other request would fail the same way: stop there.

@@ -36,7 +36,8 @@ def similarity_heatmap(similarity: np.ndarray, names: Sequence[str], thumbnails:
         common = {"source": source, "sizex": _CELL_FILL, "sizey": _CELL_FILL, "xanchor": "center", "yanchor": "middle"}
         images.append({**common, "x": i, "y": -1, "xref": "x", "yref": "y", "layer": "above"})
         images.append({**common, "x": -1, "y": i, "xref": "x", "yref": "y", "layer": "above"})
-    side = max(360, min(900, 90 * (n + 1)))
+    # The matrix is square (scaleanchor), so a height near the half-page column width leaves no empty band.
+    side = max(360, min(600, 70 * (n + 1)))
     figure.update_layout(
         images=images,
         height=side,

@@ -76,6 +76,10 @@ def collect_images(limits: ImageLimits) -> list[ImageItem]:
         key=UPLOAD_KEY,
         help="Files are checked by their content, not their extension.",
     )
+    st.caption(
+        f"Up to {limits.max_bytes / 2**20:.1f} MB per file, downscaled to {limits.max_side} px on the longest side "
+        "before sending (change both under Limits)."
+    )
     use_samples = st.toggle("Use sample images", key=SAMPLES_KEY, help="Generated shapes in four families.")
     sources: list[tuple[str, bytes, str]] = [(f.name, f.getvalue(), "") for f in uploads or []]
     if use_samples:
@@ -86,7 +90,7 @@ def collect_images(limits: ImageLimits) -> list[ImageItem]:
         unique = _unique(name, taken)
         prepared = _prepare_cached(unique, data, limits.max_bytes, limits.max_side)
         if isinstance(prepared, str):
-            st.error(f"**{unique}** is left out: {prepared}", icon="🚫")
+            st.error(f"**{unique}** is left out: {prepared}")
             continue
         items.append(ImageItem(prepared, family=family))
     if not items:

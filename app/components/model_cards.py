@@ -64,4 +64,5 @@ def render_statuses(statuses: dict[str, DeploymentStatus]) -> None:
     for status in statuses.values():
         if status.error:
             level = st.warning if status.reachable else st.error
-            level(f"**{status.name}**: {status.error}")
+            # The error text already names the deployment.
+            level(status.error)

@@ -10,7 +10,13 @@ from app.components.probe_store import store_reports, stored_report, stored_repo
 from services.capabilities import merge_seen
 from services.probe import CAPABILITIES, CapabilityResult, Status, probe_all
 
-SYMBOLS = {Status.SUPPORTED: "✅ supported", Status.NOT_SUPPORTED: "❌ not supported", Status.UNKNOWN: "❔ unknown"}
+SYMBOLS = {Status.SUPPORTED: "supported", Status.NOT_SUPPORTED: "not supported", Status.UNKNOWN: "unknown"}
+# Cell colours by status (text alone must carry the meaning too: the words are the status).
+COLOURS = {
+    "supported": "background-color: #d9f2dc; color: #14532d",
+    "not supported": "background-color: #fbe0e0; color: #7f1d1d",
+    "unknown": "background-color: #eeeeee; color: #444444",
+}
 
 
 def run_probe(names: list[str] | None = None) -> None:
@@ -47,7 +53,13 @@ def render_capability_map() -> None:
     reports = stored_reports()
     if not any(name in reports for name in deployments):
         st.info("Not probed yet: press Probe to fill the table.")
-    st.dataframe(capability_matrix(merged), hide_index=True, width="stretch", key="models_capabilities")
+    matrix = capability_matrix(merged)
+    styled = matrix.style.map(lambda value: COLOURS.get(value, ""), subset=list(matrix.columns[1:]))
+    st.dataframe(styled, hide_index=True, width="stretch", key="models_capabilities")
+    st.caption(
+        "pass-through extra: `top_k: 1` sent with `extra-parameters: pass-through`. "
+        "Open a deployment's details below for each answer in words."
+    )
     for name, results in merged.items():
         report = reports.get(name)
         when = (
