@@ -62,7 +62,8 @@ def create_app(config: EndpointConfig) -> Starlette:
         states = {d.name: d.slot.state for d in deployments.values()}
         errors = {d.name: d.slot.error for d in deployments.values() if d.slot.error}
         settled = all(s != "loading" for s in states.values())
-        body = {"status": "ok" if settled else "loading", "models": states, "errors": errors}
+        busy = {d.name: d.slot.busy for d in deployments.values()}
+        body = {"status": "ok" if settled else "loading", "models": states, "errors": errors, "busy": busy}
         return JSONResponse(body, status_code=200 if settled else 503)
 
     def operation_route(operation: str, style: Style) -> Handler:

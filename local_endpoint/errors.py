@@ -23,9 +23,9 @@ class ApiError(Exception):
 class ContractError(ApiError):
     """The contract shape `{"error":{"code","message",...}}` with header `x-ms-error-code`."""
 
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(self, http_status: int, code: str, message: str, **extra: Any) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.extra = status, code, message, extra
+        self.status, self.code, self.message, self.extra = http_status, code, message, extra
 
     def response(self) -> Response:
         """The JSON body and `x-ms-error-code` header."""

@@ -61,6 +61,11 @@ class ModelSlot(Generic[M]):
             return "ready"
         return "failed" if self.error is not None else "loading"
 
+    @property
+    def busy(self) -> bool:
+        """True while a request holds the model (including generation that outlives its client by a token)."""
+        return self._lock is not None and self._lock.locked()
+
     def start_loading(self) -> None:
         """Begin loading on the model's worker thread (call from inside the running event loop)."""
         loop = asyncio.get_running_loop()

@@ -1,4 +1,4 @@
-"""Validators for response bodies from the Swagger 2.0 contract in ../shared/api (x-nullable turned into JSON Schema)."""
+"""Validators for response bodies from the Swagger 2.0 contract in ../shared/api (x-nullable made JSON Schema)."""
 
 from __future__ import annotations
 
