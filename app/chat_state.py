@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ _ENTRIES = "chat_entries"
 _PENDING = "chat_pending"
 _EDITING = "chat_editing"
 _NOTICE = "chat_notice"
+_LOCK = "chat_generation_lock"
 SYSTEM_PROMPT_KEY = "chat_system_prompt"
 
 
@@ -55,6 +57,18 @@ def request_generation() -> None:
 def take_generation_request() -> bool:
     """True once after request_generation(): the request is consumed so a rerun does not answer twice."""
     return bool(st.session_state.pop(_PENDING, False))
+
+
+def generation_lock() -> threading.Lock:
+    """Held while an answer streams; a run started by Stop waits on it to see the saved partial answer."""
+    return st.session_state.setdefault(_LOCK, threading.Lock())
+
+
+def wait_for_generation(timeout_s: float = 5.0) -> None:
+    """Wait (up to `timeout_s`) until a previous run has finished saving its answer."""
+    lock = generation_lock()
+    if lock.acquire(timeout=timeout_s):
+        lock.release()
 
 
 def editing_index() -> int | None:

@@ -19,15 +19,15 @@ from pages import chat, compare, embeddings, images, models  # noqa: E402
 
 def main() -> None:
     """Configure the page, draw the sidebar and run the selected page."""
-    st.set_page_config(page_title="Model playground", page_icon="🧪", layout="wide")
+    st.set_page_config(page_title="Model playground", page_icon=":material/science:", layout="wide")
     state.keep_widget_state()
     navigation = st.navigation(
         [
-            st.Page(chat.render, title="Chat", icon="💬", url_path="chat", default=True),
-            st.Page(compare.render, title="Compare", icon="⚖️", url_path="compare"),
-            st.Page(embeddings.render, title="Embeddings", icon="🧭", url_path="embeddings"),
-            st.Page(images.render, title="Images", icon="🖼️", url_path="images"),
-            st.Page(models.render, title="Models", icon="🔎", url_path="models"),
+            st.Page(chat.render, title="Chat", icon=":material/chat:", url_path="chat", default=True),
+            st.Page(compare.render, title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+            st.Page(embeddings.render, title="Embeddings", icon=":material/scatter_plot:", url_path="embeddings"),
+            st.Page(images.render, title="Images", icon=":material/image:", url_path="images"),
+            st.Page(models.render, title="Models", icon=":material/info:", url_path="models"),
         ]
     )
     render_sidebar()

@@ -24,6 +24,7 @@ def render() -> None:
         st.info("No deployment is configured yet: add one in the sidebar.")
         return
     chat_pane.render_chat_input()
+    chat_state.wait_for_generation()
     pending = chat_state.take_generation_request()
     unsupported = state.unsupported_params(deployment.name)
     left, right = st.columns([0.64, 0.36], gap="large")
@@ -42,7 +43,7 @@ def render() -> None:
                 code_view.render_code_view(deployment, api_messages(prompt, chat_state.turns()), params)
         with st.expander("Export / import"):
             transcript_io.render_transcript_io(deployment.name, params or {})
-        st.button("Clear conversation", key="chat_clear", on_click=_clear, icon="🗑️", disabled=pending)
+        st.button("Clear conversation", key="chat_clear", on_click=_clear, icon=":material/delete:", disabled=pending)
     with left:
         st.subheader(f"Chat with {deployment.name}", anchor=False)
         if chat_state.notice():

@@ -52,7 +52,14 @@ def _render_user(entry: ChatEntry, index: int, busy: bool) -> None:
         if entry.turn.images:
             st.image(entry.turn.images, width=160)
         if not busy:
-            st.button("Edit", key=f"chat_edit_{index}", on_click=_start_edit, args=(index,), type="tertiary", icon="✏️")
+            st.button(
+                "Edit",
+                key=f"chat_edit_{index}",
+                on_click=_start_edit,
+                args=(index,),
+                type="tertiary",
+                icon=":material/edit:",
+            )
 
 
 def _render_tool_calls(turn: ChatTurn) -> None:
@@ -93,7 +100,7 @@ def _render_assistant(entry: ChatEntry, index: int, is_last: bool, deployment: D
         if entry.metrics is not None and answered_by is not None:
             render_metrics(entry.metrics, answered_by)
         if is_last and not busy and entry.error is None:
-            st.button("Regenerate", key="chat_regenerate", on_click=_retry, type="tertiary", icon="🔄")
+            st.button("Regenerate", key="chat_regenerate", on_click=_retry, type="tertiary", icon=":material/refresh:")
 
 
 def render_conversation(deployment: Deployment | None, busy: bool) -> None:
@@ -109,23 +116,28 @@ def render_conversation(deployment: Deployment | None, busy: bool) -> None:
 def generate_answer(deployment: Deployment, system_prompt: str, values: ParamValues) -> None:
     """Stream an answer to the conversation into the page, with a Stop button; always keeps what arrived.
 
-    A click on Stop (or anything else) reruns the script, which interrupts this loop at the next redraw; the
-    `finally` block closes the connection and saves the partial answer, marked as stopped, before the rerun.
+    A click on Stop (or on anything else) makes Streamlit stop this run at its next redraw and start a new one.
+    The `finally` block closes the connection and appends the partial answer, marked as stopped, to the
+    conversation list captured up front: once a stop is requested, every st.session_state access raises.
+    The new run waits on the generation lock (see `chat_state.wait_for_generation`) so it shows that answer.
     """
+    conversation = chat_state.entries()
     try:
         params = build_params(values, set(state.unsupported_params(deployment.name)))
     except JsonFieldError as err:
-        chat_state.entries().append(ChatEntry(turn=ChatTurn(role="assistant", deployment=deployment.name), error=err))
+        conversation.append(ChatEntry(turn=ChatTurn(role="assistant", deployment=deployment.name), error=err))
         return
-    messages = api_messages(system_prompt, chat_state.turns())
+    messages = api_messages(system_prompt, [entry.turn for entry in conversation])
     client = state.get_client(deployment)
+    lock = chat_state.generation_lock()
     stream = None
     error: Exception | None = None
     finished = False
     with st.chat_message("assistant"):
         placeholder = st.empty()
         placeholder.markdown(":gray[…]")
-        st.button("Stop", key=STOP_KEY, icon="⏹️")
+        st.button("Stop", key=STOP_KEY, icon=":material/stop_circle:")
+        lock.acquire()
         try:
             stream = client.stream_chat(messages, **params)
             last_draw = 0.0
@@ -138,14 +150,16 @@ def generate_answer(deployment: Deployment, system_prompt: str, values: ParamVal
         except Exception as err:  # a typed InferenceError, or a bug: either way a card, and the conversation stays
             error = err
         finally:
-            if stream is not None:
-                stream.close()
-                entry = chat_state.entry_from_result(stream.result, deployment.name, error, stopped=not finished)
-                entry.turn.stopped = stream.result.stopped and error is None
-            else:
-                entry = ChatEntry(turn=ChatTurn(role="assistant", deployment=deployment.name), error=error)
-            # Saved here, not after the loop, so an interrupted run (Stop) keeps the partial answer too.
-            chat_state.entries().append(entry)
+            try:
+                if stream is not None:
+                    stream.close()
+                    entry = chat_state.entry_from_result(stream.result, deployment.name, error, stopped=not finished)
+                    entry.turn.stopped = stream.result.stopped and error is None
+                else:
+                    entry = ChatEntry(turn=ChatTurn(role="assistant", deployment=deployment.name), error=error)
+                conversation.append(entry)
+            finally:
+                lock.release()
 
 
 CHAT_INPUT_KEY = "chat_input"
