@@ -99,11 +99,11 @@ def _start_turn(
 def _render_toolbar(state: CompareState, deployments: dict[str, Deployment]) -> None:
     bar = st.container(horizontal=True, key="compare_toolbar", vertical_alignment="center")
     if state.running:
-        bar.button("Stop", key="compare.stop", type="primary", icon="⏹", on_click=_stop, args=(state,))
+        bar.button("Stop", key="compare.stop", type="primary", icon=":material/stop:", on_click=_stop, args=(state,))
     bar.button(
         "Add pane",
         key="compare.add",
-        icon="➕",
+        icon=":material/add:",
         disabled=state.running or len(state.panes) >= MAX_PANES,
         on_click=_add_pane,
         args=(state,),
@@ -115,7 +115,9 @@ def _render_toolbar(state: CompareState, deployments: dict[str, Deployment]) -> 
         help="Hide the deployment names behind Model A/B/C/D and vote on each turn",
         on_change=lambda: state.set_blind(bool(st.session_state["compare.blind"])),
     )
-    bar.button("New conversation", key="compare.clear", icon="🧹", on_click=state.clear_conversation)
+    bar.button(
+        "New conversation", key="compare.clear", icon=":material/restart_alt:", on_click=state.clear_conversation
+    )
     names = _export_names(state)
     show_tally = not state.blind or state.revealed
     bar.download_button(
@@ -124,7 +126,7 @@ def _render_toolbar(state: CompareState, deployments: dict[str, Deployment]) -> 
         file_name="comparison.html",
         mime="text/html",
         key="compare.export",
-        icon="⬇",
+        icon=":material/download:",
         disabled=not state.turns,
         on_click="ignore",
     )
@@ -249,7 +251,7 @@ def _continue_button(state: CompareState, uid: str) -> None:
     st.button(
         "Continue with this one",
         key=f"compare.{uid}.continue",
-        icon="💬",
+        icon=":material/chat:",
         help="Open this pane's conversation on the chat page",
         on_click=prepare_handoff,
         args=(state.turns, uid, last.deployment, last.system_prompt, last.params),
