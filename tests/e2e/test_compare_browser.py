@@ -78,7 +78,7 @@ def pane(page: Any, uid: str) -> Any:
 
 
 def test_panes_stream_at_the_same_time_in_the_browser(page, compare_app):
-    server, scenarios = compare_app
+    server, _ = compare_app
     open_compare(page, server, "alpha,beta,gamma")
     page.evaluate(OBSERVER)
     send(page, "stream please")
