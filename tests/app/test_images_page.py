@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from services.config import Deployment
+from tests.fixtures.fault_server import FaultServer, Reply
 
 FAMILIES = ("red-circles", "blue-stripes", "green-gradient", "yellow-checks")
 
@@ -97,3 +99,44 @@ def test_a_deployment_without_image_embeddings_says_so(local_deployments: dict[s
     at.button(key="images_embed").click().run()
     assert not at.exception
     assert any("offers no image embeddings" in m.value for m in at.markdown)
+
+
+def _embeddings_body(vectors: list[list[float]]) -> dict[str, Any]:
+    data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
+    return {"object": "list", "model": "clip-like", "data": data, "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+
+
+def _script_embed_three() -> None:
+    # Three images embedded before the page draws; the scripted deployment answers like a CLIP-style model.
+    from app import state
+    from app.components.image_embed import run_embedding
+    from app.components.image_inputs import ImageItem
+    from pages.images import render
+    from services.images import prepare_image, sample_images
+
+    samples = [sample_images(per_family=1)[i] for i in (0, 1, 2)]
+    if "ran_once" not in state.st.session_state:
+        state.st.session_state["ran_once"] = True
+        items = [ImageItem(prepare_image(s.name, s.data)) for s in samples]
+        run_embedding(state.all_deployments()["clip"], items)
+    render()
+
+
+def test_text_search_ranks_images_when_the_deployment_takes_text(fault_server: FaultServer) -> None:
+    images = _embeddings_body([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    text = _embeddings_body([[0.1, 0.9, 0.2]])
+    info = {"model_name": "clip-like", "model_type": "image_embeddings", "model_provider_name": "Tests"}
+    # Replies in order: the images, the picker's /info, the one-text check that the deployment takes text, the search.
+    scenario = fault_server.scenario(Reply(json=images), Reply(json=info), Reply(json=text), Reply(json=text))
+    clip = Deployment(name="clip", endpoint=scenario.endpoint, max_retries=0)
+    at = _page({"clip": clip}, _script_embed_three)
+    assert not at.exception
+    at.text_input(key="images_query").input("blue stripes")
+    at.button[[b.label for b in at.button].index("Search")].click().run()
+    assert not at.exception
+    captions = [element.proto.imgs[0].caption for element in at.get("image")]
+    results = captions[-3:]
+    assert results[0].startswith("blue-stripes-1.png · 0.9")
+    assert [r.split(" · ")[0] for r in results] == ["blue-stripes-1.png", "green-gradient-1.png", "red-circles-1.png"]
+    assert [r.path for r in scenario.requests] == ["/images/embeddings", "/info", "/embeddings", "/embeddings"]
+    assert scenario.requests[3].json()["input"] == ["blue stripes"]
