@@ -71,17 +71,16 @@ class ChatModel:
         self, job: GenerationJob, on_text: Callable[[str], None], cancel: threading.Event
     ) -> GenerationOutcome:
         """Sample until done, calling `on_text` with each piece; returns soon after `cancel` is set."""
-        from llama_cpp import LogitsProcessorList, StoppingCriteriaList
+        from llama_cpp import StoppingCriteriaList
 
         sampled = 0
 
-        def count_sampled(_ids: Any, scores: Any) -> Any:
+        def count_and_check_cancel(ids: Any, _logits: Any) -> bool:
+            # Called once per sampled token (end token included) with the ids before it, and once more at the end:
+            # the length of `ids` counts tokens exactly, and this is far cheaper than a logits processor.
             nonlocal sampled
-            sampled += 1
-            return scores
-
-        def stop_when_cancelled_or_eos(ids: Any, _logits: Any) -> bool:
-            return cancel.is_set() or int(ids[-1]) == self.eos_id
+            sampled = max(sampled, len(ids) - len(job.prompt_tokens) + 1)
+            return cancel.is_set()
 
         sampling = dict(job.sampling)
         sampling["stop"] = [*sampling.get("stop", []), *([self.eos_text] if self.eos_text else [])]
@@ -89,8 +88,7 @@ class ChatModel:
             job.prompt_tokens,
             stream=True,
             grammar=job.grammar,
-            logits_processor=LogitsProcessorList([count_sampled]),
-            stopping_criteria=StoppingCriteriaList([stop_when_cancelled_or_eos]),
+            stopping_criteria=StoppingCriteriaList([count_and_check_cancel]),
             **sampling,
         )
         finish_reason = "stop"

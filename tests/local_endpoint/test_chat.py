@@ -96,7 +96,9 @@ def test_openai_sdk_chats_and_streams_on_v1(local_endpoint_url: str) -> None:
 
 def test_multi_model_route_picks_the_deployment_from_the_body(local_endpoint_url: str) -> None:
     with ChatCompletionsClient(endpoint=f"{local_endpoint_url}/models", credential=AzureKeyCredential("x")) as client:
-        result = client.complete(model=CHAT, messages=[{"role": "user", "content": PARIS}], temperature=0, max_tokens=30)
+        result = client.complete(
+            model=CHAT, messages=[{"role": "user", "content": PARIS}], temperature=0, max_tokens=30
+        )
     assert "Paris" in result.choices[0].message.content
 
 
@@ -125,7 +127,10 @@ def test_penalties_reach_the_model_and_change_greedy_output(local_endpoint_url: 
 def test_json_object_response_format_gives_parseable_json(local_endpoint_url: str) -> None:
     body = {
         "messages": [
-            {"role": "user", "content": "Give a JSON object with the keys name and age for a person named Ann who is 30."}
+            {
+                "role": "user",
+                "content": "Give a JSON object with the keys name and age for a person named Ann who is 30.",
+            }
         ],
         "temperature": 0,
         "max_tokens": 80,
@@ -226,7 +231,10 @@ def test_blocked_prompt_is_400_content_filter_with_custom_blocklist_details(chat
     validate(body, "Azure.Core.Foundations.ErrorResponse")
     assert body["error"]["code"] == "content_filter"
     result = body["error"]["innererror"]["content_filter_result"]
-    assert result["custom_blocklists"] == {"filtered": True, "details": [{"filtered": True, "id": "local-endpoint-default"}]}
+    assert result["custom_blocklists"] == {
+        "filtered": True,
+        "details": [{"filtered": True, "id": "local-endpoint-default"}],
+    }
     assert result["hate"] == {"filtered": False, "severity": "safe"}
 
 
