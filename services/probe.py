@@ -29,6 +29,8 @@ from services.http import api_version
 from services.schemas import ModelInfo
 
 DEFAULT_TIMEOUT_S = 30.0
+# The identity check runs when the models page opens, so it gives up sooner than a probe.
+CHECK_TIMEOUT_S = 10.0
 # Parameter probes of one deployment run a few at a time: enough to be quick, few enough not to fill a small queue.
 WORKERS_PER_DEPLOYMENT = 3
 PROMPT = [{"role": "user", "content": "Reply with the JSON {} only."}]
@@ -333,7 +335,7 @@ def check_deployment(client: InferenceClient, deployment: Deployment) -> Deploym
 def check_all(
     deployments: Iterable[Deployment],
     *,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
+    timeout_s: float = CHECK_TIMEOUT_S,
     client_factory: Callable[[Deployment], InferenceClient] = InferenceClient,
     max_workers: int = 8,
 ) -> dict[str, DeploymentStatus]:
