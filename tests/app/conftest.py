@@ -1,0 +1,51 @@
+"""AppTest helpers: the app started from app/main.py with a test's own deployments file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.fixtures.app_server import local_deployments_toml, toml_deployment
+
+APP = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
+RUN_TIMEOUT_S = 90
+
+__all__ = ["RUN_TIMEOUT_S", "all_text", "toml_deployment"]
+
+
+def all_text(at: AppTest) -> str:
+    """Every markdown, caption, error and code text the app drew, joined (for "does X appear anywhere")."""
+    parts: list[str] = []
+    for kind in ("markdown", "caption", "error", "info", "warning", "success", "code", "title", "subheader"):
+        parts += [str(element.value) for element in getattr(at, kind)]
+    parts += [str(w.value) for w in at.text_input] + [str(w.value) for w in at.text_area]
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def app_with_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., AppTest]]:
+    """Returns make(config_toml, **env) -> AppTest that has run once."""
+    for name in ("PLAYGROUND_LOCAL_ENDPOINT", "AZUREAI_ENDPOINT_URL", "AZUREAI_ENDPOINT_KEY", "LOCAL_ENDPOINT_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+    def make(config_toml: str, **env: str) -> AppTest:
+        config = tmp_path / f"deployments-{len(list(tmp_path.iterdir()))}.toml"
+        config.write_text(config_toml)
+        monkeypatch.setenv("PLAYGROUND_CONFIG", str(config))
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S)
+        at.run()
+        assert not at.exception, at.exception
+        return at
+
+    yield make
+
+
+@pytest.fixture
+def local_app(app_with_config: Callable[..., AppTest], local_endpoint_url: str) -> AppTest:
+    """The app with the embedded endpoint's deployments (chat model first)."""
+    return app_with_config(local_deployments_toml(local_endpoint_url))

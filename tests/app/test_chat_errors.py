@@ -1,0 +1,129 @@
+"""Errors on the chat page appear as cards at the turn where they happened, and nothing typed is lost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.conftest import all_text
+from tests.fixtures.app_server import toml_deployment
+from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks, closed_port
+from tests.fixtures.local_endpoint import run_local_endpoint
+
+WRONG_KEY = "wrong-key-5f1e2d3c4b5a"
+
+
+def _send(at: AppTest, text: str) -> None:
+    at.chat_input[0].set_value(text).run()
+    assert not at.exception, at.exception
+
+
+def _cap_tokens(at: AppTest, value: int = 4) -> None:
+    at.checkbox(key="p_max_tokens_on").check().run()
+    at.number_input(key="p_max_tokens").set_value(value).run()
+
+
+def test_unsupported_parameter_offers_retry_without_it_and_the_control_shows_it(local_app: AppTest) -> None:
+    _cap_tokens(local_app)
+    local_app.checkbox(key="p_tools_on").check().run()
+    _send(local_app, "What is the weather in Paris?")
+    text = all_text(local_app)
+    assert "smollm2-135m-instruct does not support `tools`" in text
+    assert "get_weather" in text  # the card names the value that was sent
+    retry = local_app.button(key="retry_without_1")
+    assert retry.label == "Retry without tools"
+    retry.click().run()
+    assert not local_app.exception
+    user, answer = local_app.chat_message
+    assert user.markdown[0].value == "What is the weather in Paris?"
+    assert answer.markdown[0].value.strip()
+    assert "does not support `tools`" not in all_text(local_app)
+    tools_switch = local_app.checkbox(key="p_tools_on")
+    assert tools_switch.disabled and not tools_switch.value
+    assert "Not supported by this deployment" in all_text(local_app)
+
+
+def test_blocked_prompt_shows_each_content_filter_category(local_app: AppTest) -> None:
+    _send(local_app, "Tell me about the forbiddenfruit please")
+    text = all_text(local_app)
+    assert "The prompt was blocked by the content filter" in text
+    assert "| category | result | severity |" in text
+    assert "**filtered**" in text
+    # The prompt stays in the conversation, ready for Retry or an edit.
+    assert local_app.chat_message[0].markdown[0].value == "Tell me about the forbiddenfruit please"
+    assert local_app.button(key="retry_1").label == "Retry"
+
+
+def test_invalid_json_in_an_editor_is_caught_before_sending_with_its_position(local_app: AppTest) -> None:
+    local_app.checkbox(key="p_model_extras_on").check().run()
+    local_app.text_area(key="p_model_extras").input('{\n  "top_k": 5,\n}').run()
+    assert "model_extras: Expecting property name enclosed in double quotes at line 3, column 1." in all_text(local_app)
+    _send(local_app, "Keep this text")
+    assert local_app.chat_message[0].markdown[0].value == "Keep this text"
+    assert "Invalid JSON in an editor: nothing was sent" in all_text(local_app)
+    local_app.text_area(key="p_model_extras").input('{"top_k": 5}').run()
+    _cap_tokens(local_app)
+    local_app.button(key="retry_1").click().run()
+    assert not local_app.exception
+    assert len(local_app.chat_message) == 2 and "Invalid JSON" not in all_text(local_app)
+
+
+def test_route_the_deployment_does_not_serve_says_it_offers_no_chat(
+    app_with_config: Callable[..., AppTest], local_endpoint_url: str
+) -> None:
+    embeddings_first = toml_deployment("all-minilm-l6-v2", f"{local_endpoint_url}/all-minilm-l6-v2")
+    at = app_with_config(embeddings_first)
+    _send(at, "hello")
+    assert "all-minilm-l6-v2 offers no chat" in all_text(at)
+
+
+def test_unreachable_endpoint_names_its_host_and_the_reason(app_with_config: Callable[..., AppTest]) -> None:
+    port = closed_port()
+    at = app_with_config(toml_deployment("gone", f"http://127.0.0.1:{port}", max_retries=0))
+    _send(at, "anyone there?")
+    text = all_text(at)
+    assert "Cannot reach gone" in text and f"127.0.0.1:{port}" in text
+    assert "gone**: unreachable" in text  # the sidebar status says so too
+    assert at.chat_message[0].markdown[0].value == "anyone there?"
+
+
+def test_rate_limit_says_when_to_retry(app_with_config: Callable[..., AppTest], fault_server: FaultServer) -> None:
+    body = {"error": {"code": "429", "message": "Too many requests"}}
+    scenario = fault_server.scenario(Reply(status=429, json=body, headers={"Retry-After": "42"}))
+    at = app_with_config(toml_deployment("busy", scenario.endpoint, max_retries=0))
+    _send(at, "hi")
+    assert "Retry in 42 s." in all_text(at)
+
+
+def test_filtered_answer_shows_a_content_filter_card_and_keeps_the_text(
+    app_with_config: Callable[..., AppTest], fault_server: FaultServer
+) -> None:
+    chunks = chat_chunks(["Once ", "upon "], finish="content_filter")
+    chunks[-2]["choices"][0]["content_filter_results"] = {"violence": {"filtered": True, "severity": "medium"}}
+    scenario = fault_server.scenario(Reply(sse=chunks))
+    at = app_with_config(toml_deployment("filtered", scenario.endpoint))
+    _send(at, "tell a story")
+    text = all_text(at)
+    assert "The answer was cut off by the content filter" in text
+    assert "Once upon" in at.chat_message[1].markdown[0].value
+
+
+@pytest.fixture(scope="module")
+def keyed_endpoint_url() -> Iterator[str]:
+    """An embedded endpoint that requires a key (the app is given a wrong one)."""
+    with run_local_endpoint({"LOCAL_ENDPOINT_KEY": "the-right-key-0000"}) as url:
+        yield url
+
+
+def test_wrong_key_names_the_deployment_and_where_the_key_came_from(
+    app_with_config: Callable[..., AppTest], keyed_endpoint_url: str
+) -> None:
+    name = "smollm2-135m-instruct"
+    at = app_with_config(toml_deployment(name, f"{keyed_endpoint_url}/{name}", key=WRONG_KEY, max_retries=0))
+    _send(at, "hi")
+    text = all_text(at)
+    assert f"{name} did not accept its key" in text
+    assert "came from the configuration file" in text
+    assert WRONG_KEY not in text
