@@ -1,8 +1,137 @@
-"""Placeholder: the embeddings page is being built (see the open issue)."""
+"""Embeddings explorer: embed texts with one or two deployments, project and plot them, search, compare, export."""
+
+from __future__ import annotations
 
 import streamlit as st
 
+from app.components import embedding_job as jobs
+from app.components.embedding_compare import render_compare
+from app.components.embedding_inputs import EmbedOptions, collect_dataset, render_options
+from app.components.embedding_picker import PickedDeployment, pick_deployments
+from app.components.embedding_results import render_export, render_failures, render_heatmap, render_map
+from app.components.error_card import render_error
+from services import datasets
+from services.datasets import DatasetError, TextDataset
+
+
+def _retry_missing() -> None:
+    run = jobs.current_run()
+    if run is None:
+        return
+    first = run.sides[0]
+    job = jobs.EmbedJob(
+        texts=run.texts,
+        labels=run.labels,
+        deployments=[side.deployment for side in run.sides],
+        params=dict(first.params),
+        batch_size=int(st.session_state.get("emb_batch_size", 64)),
+        concurrency=int(st.session_state.get("emb_concurrency", 4)),
+        models=[side.model for side in run.sides],
+        previous=run,
+    )
+    jobs.start_job(job)
+
+
+def _within_limit(dataset: TextDataset, main: PickedDeployment) -> TextDataset:
+    """Warn about texts over the model's input limit; optionally leave them out."""
+    limit = datasets.token_limit(main.model_name)
+    long = datasets.over_limit(dataset.texts, limit) if limit else []
+    if not long:
+        return dataset
+    first = ", ".join(f"#{i}" for i in long[:8]) + (" …" if len(long) > 8 else "")
+    st.warning(
+        f"{len(long):,} text(s) are longer than about {limit:,} tokens, the input limit of `{main.model_name}` "
+        f"({first}). The model truncates them, so only their beginning counts; some services refuse them instead, "
+        "and those are then reported as failed.",
+        icon=":material/content_cut:",
+    )
+    if not st.checkbox(f"Leave out the {len(long):,} over-long text(s)", key="emb_drop_long"):
+        return dataset
+    keep = [i for i in range(len(dataset.texts)) if i not in set(long)]
+    labels = [dataset.labels[i] for i in keep] if dataset.labels is not None else None
+    return TextDataset([dataset.texts[i] for i in keep], labels, dataset.skipped_empty, dataset.source)
+
+
+def _start(dataset: TextDataset, main: PickedDeployment, other: PickedDeployment | None, options: EmbedOptions) -> None:
+    picked = [main] + ([other] if other is not None else [])
+    job = jobs.EmbedJob(
+        texts=dataset.texts,
+        labels=dataset.labels,
+        deployments=[p.deployment for p in picked],
+        params=options.params(),
+        batch_size=options.batch_size,
+        concurrency=options.concurrency,
+        models=[p.model_name for p in picked],
+    )
+    jobs.start_job(job)
+
+
+def _inputs(main: PickedDeployment | None, other: PickedDeployment | None) -> None:
+    """Texts, options and the Embed button (or the progress of the running job)."""
+    found = collect_dataset()
+    options = render_options()
+    job = jobs.current_job()
+    dataset: TextDataset | None = None
+    if isinstance(found, DatasetError):
+        st.error(str(found), icon=":material/error:")
+    elif found is not None:
+        try:
+            datasets.check_size(found)
+            dataset = found
+        except DatasetError as err:
+            st.error(str(err), icon=":material/error:")
+        if found.skipped_empty:
+            st.caption(f"{found.skipped_empty:,} empty line(s) or row(s) left out.")
+    if dataset is not None and main is not None:
+        dataset = _within_limit(dataset, main)
+    count = f" {len(dataset.texts):,} texts" if dataset is not None else ""
+    clicked = st.button(
+        f"Embed{count}",
+        type="primary",
+        key="emb_embed",
+        disabled=job is not None or main is None,
+        icon=":material/scatter_plot:",
+    )
+    if clicked:
+        if dataset is None:
+            st.error("There are no texts to embed: paste one text per line, upload a file or use the sample.")
+        elif main is not None:
+            _start(dataset, main, other, options)
+            job = jobs.current_job()
+    if job is not None:
+        jobs.render_progress(job)
+
 
 def render() -> None:
+    """The embeddings page."""
     st.title("Embeddings")
-    st.info("This page is not built yet.")
+    st.caption("Embed texts with any deployment, look at them in 2D or 3D, search by meaning and compare two models.")
+    job = jobs.current_job()
+    if job is not None and job.finished:
+        jobs.collect(job)
+    main, other = pick_deployments()
+    _inputs(main, other)
+    error = jobs.take_job_error()
+    if error is not None:
+        render_error(error, key="emb_job")
+    run = jobs.current_run()
+    if run is None:
+        return
+    names = " and ".join(f"**{side.deployment.name}**" for side in run.sides)
+    st.markdown(f"{int(run.usable.sum()):,} of {len(run.texts):,} texts embedded with {names}.")
+    render_failures(run, _retry_missing)
+    if not run.usable.any():
+        return
+    main_side = run.sides[0]
+    tabs = st.tabs(["Map", "Heatmap", "Compare", "Export"])
+    with tabs[0]:
+        render_map(run, main_side)
+    with tabs[1]:
+        render_heatmap(run, main_side)
+    with tabs[2]:
+        if len(run.sides) > 1:
+            render_compare(run)
+        else:
+            st.info("Choose a deployment under **Compare with** and embed again to compare two models on these texts.")
+    with tabs[3]:
+        render_export(run)

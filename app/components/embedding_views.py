@@ -1,0 +1,62 @@
+"""Derived views of an embedding run, computed once per run and option set and kept in the session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+import streamlit as st
+
+from app.components.embedding_job import EmbeddingRun, Side
+from services import projection
+
+T = TypeVar("T")
+CACHE_PREFIX = "emb_cache_"
+
+
+def remember(run: EmbeddingRun, name: str, compute: Callable[[], T], *parts: Any) -> T:
+    """`compute()` once per run and `parts`; reruns (every widget change) reuse the value."""
+    key = f"{CACHE_PREFIX}{run.id}_{name}_" + "_".join(map(str, parts))
+    if key not in st.session_state:
+        st.session_state[key] = compute()
+    return st.session_state[key]
+
+
+def usable_rows(run: EmbeddingRun) -> np.ndarray:
+    """Indices (into run.texts) of the rows every side embedded."""
+    return np.flatnonzero(run.usable)
+
+
+def side_vectors(run: EmbeddingRun, side: Side) -> np.ndarray:
+    """The side's vectors for the usable rows."""
+    return side.result.vectors[run.usable]
+
+
+def clusters(run: EmbeddingRun, side: Side, k: int) -> np.ndarray:
+    """k-means labels of the usable rows (per side and k)."""
+    return remember(
+        run, "kmeans", lambda: projection.kmeans_clusters(side_vectors(run, side), k), side.deployment.name, k
+    )
+
+
+def coordinates(run: EmbeddingRun, side: Side, method: projection.ProjectionMethod, dims: int) -> np.ndarray:
+    """Projected coordinates of the usable rows (per side, method and dims)."""
+    return remember(
+        run,
+        "coords",
+        lambda: projection.project(side_vectors(run, side), method, dims),  # type: ignore[arg-type]
+        side.deployment.name,
+        method,
+        dims,
+    )
+
+
+def group_names(run: EmbeddingRun, colour_by: str, cluster_labels: np.ndarray | None) -> list[str] | None:
+    """Legend groups of the usable rows: labels, cluster numbers, or None for one colour."""
+    rows = usable_rows(run)
+    if colour_by == "label" and run.labels is not None:
+        return [run.labels[i] or "(no label)" for i in rows]
+    if colour_by == "cluster" and cluster_labels is not None:
+        return [str(c) for c in cluster_labels]
+    return None
