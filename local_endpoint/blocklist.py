@@ -31,6 +31,7 @@ class Blocklist:
 
     def __init__(self, lists: dict[str, list[str]]) -> None:
         self._patterns: list[tuple[str, re.Pattern[str]]] = []
+        self._terms = sorted({term.lower() for terms in lists.values() for term in terms})
         longest = 0
         for list_id, terms in lists.items():
             for term in terms:
@@ -46,6 +47,17 @@ class Blocklist:
         if extra_terms:
             lists[ENVIRONMENT_LIST_ID] = list(extra_terms)
         return cls(lists)
+
+    def unfinished_tail(self, text: str) -> int:
+        """How many characters at the end of `text` could be the start of a blocked term (to hold back)."""
+        lowered = text[-self.longest_term :].lower() if self.longest_term else ""
+        longest = 0
+        for term in self._terms:
+            for k in range(min(len(term) - 1, len(lowered)), longest, -1):
+                if lowered.endswith(term[:k]):
+                    longest = k
+                    break
+        return longest
 
     def find(self, text: str) -> BlocklistMatch | None:
         """The earliest blocked term in `text`, or None."""

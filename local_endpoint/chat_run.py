@@ -61,10 +61,9 @@ class ChatRun:
         self._cancel.set()
 
     async def pieces(self) -> AsyncIterator[str]:
-        """Text as it is generated, held back just enough that a blocked term is never sent in part."""
+        """Text as it is generated; a tail that could be the start of a blocked term waits for the next piece."""
         text = ""
         sent = 0
-        holdback = self._blocklist.longest_term + 1
         try:
             while True:
                 kind, value = await self._events.get()
@@ -78,9 +77,10 @@ class ChatRun:
                         if match.start > sent:
                             yield text[sent : match.start]
                         return
-                    if len(text) - holdback > sent:
-                        yield text[sent : len(text) - holdback]
-                        sent = len(text) - holdback
+                    safe = len(text) - self._blocklist.unfinished_tail(text)
+                    if safe > sent:
+                        yield text[sent:safe]
+                        sent = safe
                 elif kind == "done":
                     self.finish_reason = value.finish_reason
                     self.completion_tokens = value.completion_tokens

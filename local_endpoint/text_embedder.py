@@ -12,7 +12,7 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 PROVIDER = "sentence-transformers"
 DIMENSIONS = 384
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
-BATCH = 32
+BATCH = 16  # measured fastest on 2 cores (less padding, cache-friendly)
 
 
 class TextEmbedder:

@@ -53,3 +53,10 @@ def test_descriptor_is_unit_length_and_names_an_unreadable_input() -> None:
     with pytest.raises(ImageDecodeError) as caught:
         ImageDescriptor().embed([buffer.getvalue(), b"GIF89a broken"])
     assert caught.value.index == 1
+
+
+def test_only_a_tail_that_could_start_a_blocked_term_is_held_back() -> None:
+    blocklist = Blocklist.with_defaults([])
+    assert blocklist.unfinished_tail("The garden had a Forbidd") == len("Forbidd")
+    assert blocklist.unfinished_tail("The garden had a fence") == 0
+    assert blocklist.unfinished_tail("f") == 1
