@@ -7,7 +7,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
+# Distinct hues for up to 10 groups (Streamlit's theme palette repeats shades of blue), then a 26-colour set.
+PALETTE = qualitative.Plotly
+LARGE_PALETTE = qualitative.Alphabet
 # Above this many points the 2D scatter uses WebGL (Scattergl): SVG becomes slow past a few thousand markers.
 WEBGL_FROM = 2000
 HOVER_CHARS = 160
@@ -42,9 +46,13 @@ def scatter_figure(
     hover = np.asarray([f"#{i} · {short(t)}" for i, t in enumerate(texts)], dtype=object)
     figure = go.Figure()
     size = 4 if n > WEBGL_FROM else 7
-    for group in sorted(set(group_of.tolist()), key=_natural):
+    names = sorted(set(group_of.tolist()), key=_natural)
+    palette = PALETTE if len(names) <= len(PALETTE) else LARGE_PALETTE
+    for number, group in enumerate(names):
         rows = np.flatnonzero(group_of == group)
-        figure.add_trace(_trace(coords[rows], hover[rows], name=str(group), dims=dims, n=n, size=size, rows=rows))
+        style = {"size": size if dims == 2 else max(2, size - 3), "opacity": 0.85}
+        style["color"] = palette[number % len(palette)]
+        figure.add_trace(_trace(coords[rows], hover[rows], name=str(group), dims=dims, n=n, marker=style, rows=rows))
     if len(highlight):
         rows = np.asarray(highlight, dtype=int)
         scores = list(highlight_scores) or [float("nan")] * len(rows)
@@ -75,17 +83,15 @@ def _trace(
     dims: int,
     n: int,
     rows: np.ndarray,
-    size: int = 7,
-    marker: dict | None = None,
+    marker: dict,
 ) -> go.Scatter | go.Scattergl | go.Scatter3d:
-    style = marker or {"size": size if dims == 2 else max(2, size - 3), "opacity": 0.85}
     common = {
         "mode": "markers",
         "name": name,
         "text": hover,
         "customdata": rows,
         "hovertemplate": "%{text}<extra>%{fullData.name}</extra>",
-        "marker": style,
+        "marker": marker,
     }
     if dims == 3:
         return go.Scatter3d(x=points[:, 0], y=points[:, 1], z=points[:, 2], **common)
@@ -93,10 +99,10 @@ def _trace(
     return kind(x=points[:, 0], y=points[:, 1], **common)
 
 
-def _natural(value: object) -> tuple[int, object]:
-    """Sort cluster numbers numerically and names alphabetically."""
-    text = str(value)
-    return (0, int(text)) if text.isdigit() else (1, text)
+def _natural(value: object) -> tuple[str, int]:
+    """Sort "cluster 2" before "cluster 10": text first, then a trailing number numerically."""
+    head, _, tail = str(value).rpartition(" ")
+    return (head, int(tail)) if tail.isdigit() else (str(value), -1)
 
 
 def heatmap_figure(similarity: np.ndarray, texts: Sequence[str], groups: Sequence[str] | None) -> go.Figure:

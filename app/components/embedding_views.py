@@ -58,5 +58,5 @@ def group_names(run: EmbeddingRun, colour_by: str, cluster_labels: np.ndarray | 
     if colour_by == "label" and run.labels is not None:
         return [run.labels[i] or "(no label)" for i in rows]
     if colour_by == "cluster" and cluster_labels is not None:
-        return [str(c) for c in cluster_labels]
+        return [f"cluster {c}" for c in cluster_labels]
     return None
