@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from app.components.compare_blind import render_vote
-from app.components.compare_handoff import prepare_handoff, switch_to_chat_if_requested
+from app.components.compare_handoff import switch_to_chat_if_requested
 from app.components.compare_metrics import render_metrics_table
 from app.components.compare_pane import SHARED, pane_prefix, render_pane
 from app.components.compare_params import current_settings, request_params, settings_inputs
@@ -221,7 +221,6 @@ def render() -> None:
                 placeholders[pane.uid] = placeholder
             if not pane.sync:
                 own[pane.uid] = current_settings(pane_prefix(pane.uid))
-            _continue_button(state, pane.uid)
     asked, problems = _pane_settings(state, (shared[0], shared[1]), own)
     for pid, err in problems:
         render_error(err, key=f"settings_{pid}")
@@ -240,19 +239,3 @@ def render() -> None:
         _start_turn(state, prompt, asked, deployments)
         st.rerun()
     _poll(state, placeholders, status)
-
-
-def _continue_button(state: CompareState, uid: str) -> None:
-    """ "Continue with this one": the pane's conversation goes to the chat page."""
-    replies = [t.replies[uid] for t in state.turns if uid in t.replies]
-    if not replies or state.running:
-        return
-    last = replies[-1]
-    st.button(
-        "Continue with this one",
-        key=f"compare.{uid}.continue",
-        icon=":material/chat:",
-        help="Open this pane's conversation on the chat page",
-        on_click=prepare_handoff,
-        args=(state.turns, uid, last.deployment, last.system_prompt, last.params),
-    )

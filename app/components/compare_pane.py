@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from app.components.compare_handoff import prepare_handoff
 from app.components.compare_params import copy_settings, settings_inputs
 from app.components.compare_state import CompareState, PaneConfig, sync_query_params
 from app.components.error_card import render_error, render_filtered_answer
@@ -128,4 +129,21 @@ def render_pane(
                 render_reply(turn.replies[pane.uid], deployments, key=f"{pane.uid}_{index}", show_name=not blind)
             elif index != active_index:
                 st.caption("this pane was not part of this turn")
+        _continue_button(state, pane.uid)
         return placeholder
+
+
+def _continue_button(state: CompareState, uid: str) -> None:
+    """ "Continue with this one": the pane's conversation goes to the chat page."""
+    replies = [t.replies[uid] for t in state.turns if uid in t.replies]
+    if not replies or state.running:
+        return
+    last = replies[-1]
+    st.button(
+        "Continue with this one",
+        key=f"compare.{uid}.continue",
+        icon=":material/chat:",
+        help="Open this pane's conversation on the chat page",
+        on_click=prepare_handoff,
+        args=(state.turns, uid, last.deployment, last.system_prompt, last.params),
+    )

@@ -197,9 +197,11 @@ def test_continue_with_this_one_opens_the_chat_page_with_that_conversation(page,
     send(page, "carry me over")
     wait_until_idle(page)
     page.locator(".st-key-compare-p2-continue").get_by_role("button").click()
-    page.wait_for_url(re.compile(r"/chat"), wait_until="commit")
+    # The chat page is the default page, so its URL is "/" (or "/chat").
+    page.wait_for_url(lambda url: "/compare" not in url, wait_until="commit")
     wait_until_idle(page)
-    main = page.get_by_test_id("stMain")
-    main.get_by_text("carry me over").first.wait_for()
-    assert "w15" in main.inner_text()
+    messages = page.get_by_test_id("stChatMessage")
+    messages.first.wait_for()
+    texts = messages.all_inner_texts()
+    assert "carry me over" in texts[0] and "w15" in texts[1], texts
     screenshot(page, "compare-continued-in-chat")
