@@ -21,9 +21,17 @@ def main() -> None:
     """Configure the page, draw the sidebar and run the selected page."""
     st.set_page_config(page_title="Model playground", page_icon=":material/science:", layout="wide")
     state.keep_widget_state()
+    chat_page = st.Page(chat.render, title="Chat", icon=":material/chat:", url_path="chat")
+
+    def open_chat() -> None:
+        st.switch_page(chat_page)
+
+    # Streamlit serves the default page at "/", so a hidden default forwards there to "/chat".
+    home = st.Page(open_chat, title="Chat", url_path="home", default=True, visibility="hidden")
     navigation = st.navigation(
         [
-            st.Page(chat.render, title="Chat", icon=":material/chat:", url_path="chat", default=True),
+            home,
+            chat_page,
             st.Page(compare.render, title="Compare", icon=":material/compare_arrows:", url_path="compare"),
             st.Page(embeddings.render, title="Embeddings", icon=":material/scatter_plot:", url_path="embeddings"),
             st.Page(images.render, title="Images", icon=":material/image:", url_path="images"),
