@@ -16,7 +16,7 @@ from streamlit.delta_generator import DeltaGenerator
 from app.components.compare_blind import render_vote
 from app.components.compare_handoff import switch_to_chat_if_requested
 from app.components.compare_metrics import render_metrics_table
-from app.components.compare_pane import SHARED, pane_prefix, render_pane
+from app.components.compare_pane import SHARED, masked_error, pane_prefix, render_pane
 from app.components.compare_params import current_settings, request_params, settings_inputs
 from app.components.compare_state import (
     QUERY_PANES,
@@ -45,8 +45,8 @@ def _init_panes(state: CompareState, deployments: dict[str, Deployment]) -> None
     if unknown:
         state.notice = f"Not configured, so left out of the comparison: {', '.join(unknown)}."
     if not found:
-        first = selected_deployment()
-        found = [first.name, first.name] if first is not None else []
+        first = _default_deployment(deployments)
+        found = [first, first] if first is not None else []
     for name in found:
         state.add_pane(name)
 
@@ -71,10 +71,18 @@ def _stop(state: CompareState) -> None:
         state.active.run.wait(STOP_WAIT_S)
 
 
+def _default_deployment(deployments: dict[str, Deployment]) -> str | None:
+    """The sidebar's choice, else the first configured deployment."""
+    picked = selected_deployment()
+    return picked.name if picked is not None else next(iter(deployments), None)
+
+
 def _add_pane(state: CompareState) -> None:
-    last = state.panes[-1].deployment if state.panes else (selected_deployment() or Deployment(name="", endpoint=""))
-    state.add_pane(last if isinstance(last, str) else last.name)
-    sync_query_params(state)
+    """A new pane on the same deployment as the last one (the usual next step is to change it)."""
+    name = state.panes[-1].deployment if state.panes else _default_deployment(all_deployments())
+    if name is not None:
+        state.add_pane(name)
+        sync_query_params(state)
 
 
 def _start_turn(
@@ -163,6 +171,7 @@ def _poll(state: CompareState, placeholders: dict[str, DeltaGenerator], status: 
     if active is None:
         return
     shown: dict[str, tuple[str, str]] = {}
+    blind = state.labels() if state.blind and not state.revealed else {}
     started = active.run.started_at or time.monotonic()
     while True:
         snaps = active.run.snapshots()
@@ -175,7 +184,7 @@ def _poll(state: CompareState, placeholders: dict[str, DeltaGenerator], status: 
                 with placeholder.container():
                     if snap.text:
                         st.markdown(snap.text)
-                    render_error(snap.error, key=f"live_{pid}")
+                    render_error(masked_error(snap.error, snap.deployment, blind.get(pid)), key=f"live_{pid}")
             elif snap.finished:
                 placeholder.markdown(snap.text or "_(no text)_")
             elif snap.text:
@@ -202,6 +211,8 @@ def render() -> None:
     if not deployments:
         st.info("No deployment is configured yet: add one in the sidebar.")
         return
+    if not state.panes:
+        _add_pane(state)  # deployments were added in the sidebar after the first visit
     if state.notice:
         st.warning(state.notice)
         state.notice = None

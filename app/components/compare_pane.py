@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -13,6 +15,7 @@ from app.components.metrics_strip import render_metrics
 from app.state import mark_unsupported
 from services.compare import PaneReply
 from services.config import Deployment
+from services.errors import InferenceError
 
 SHARED = "compare.shared"
 
@@ -43,8 +46,22 @@ def _on_remove(state: CompareState, uid: str) -> None:
     sync_query_params(state)
 
 
-def render_reply(reply: PaneReply, deployments: dict[str, Deployment], *, key: str, show_name: bool) -> None:
-    """A finished answer: text (as JSON code in JSON mode), tool calls, stop note, error card and metrics."""
+def masked_error(err: Exception, deployment: str, label: str | None) -> Exception:
+    """While blind, the same error with the deployment's name replaced by the pane's label."""
+    if label is None or not isinstance(err, InferenceError):
+        return err
+    masked = copy.copy(err)
+    masked.deployment = label
+    masked.message = err.message.replace(deployment, label)
+    return masked
+
+
+def render_reply(
+    reply: PaneReply, deployments: dict[str, Deployment], *, key: str, blind_label: str | None = None
+) -> None:
+    """A finished answer: text (as JSON code in JSON mode), tool calls, stop note, error card and metrics.
+
+    With `blind_label`, the deployment's name is shown nowhere (errors name the label instead)."""
     json_mode = str((reply.params.get("response_format") or {}).get("type", "")).startswith("json")
     with st.chat_message("assistant"):
         if reply.text:
@@ -59,7 +76,7 @@ def render_reply(reply: PaneReply, deployments: dict[str, Deployment], *, key: s
             st.caption("stopped: the text above is what arrived")
         if reply.error is not None:
             render_error(
-                reply.error,
+                masked_error(reply.error, reply.deployment, blind_label),
                 key=key,
                 # Marking the parameter only changes the next turn: clicking here sends nothing.
                 on_retry_without=lambda param: mark_unsupported(reply.deployment, param, "rejected with 422"),
@@ -69,7 +86,7 @@ def render_reply(reply: PaneReply, deployments: dict[str, Deployment], *, key: s
         deployment = deployments.get(reply.deployment)
         if reply.metrics is not None and deployment is not None:
             render_metrics(reply.metrics, deployment)
-        if show_name:
+        if blind_label is None:
             st.caption(f"from {reply.deployment}")
 
 
@@ -126,7 +143,8 @@ def render_pane(
                     placeholder = st.empty()
                     placeholder.caption("waiting for the first token…")
             elif pane.uid in turn.replies:
-                render_reply(turn.replies[pane.uid], deployments, key=f"{pane.uid}_{index}", show_name=not blind)
+                reply = turn.replies[pane.uid]
+                render_reply(reply, deployments, key=f"{pane.uid}_{index}", blind_label=label if blind else None)
             elif index != active_index:
                 st.caption("this pane was not part of this turn")
         _continue_button(state, pane.uid)

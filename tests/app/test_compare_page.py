@@ -196,3 +196,25 @@ def test_continue_with_this_one_hands_the_pane_conversation_to_the_chat_page(dep
     assert at.session_state["chat_system_prompt"] == "Be kind."
     assert at.session_state["deployment_selected"] == "slow"
     assert at.session_state["p_max_tokens"] == 256 and at.session_state["p_max_tokens_on"] is True
+
+
+def test_blind_mode_error_cards_name_the_label_not_the_deployment(deployments):
+    at = page(deployments, "fast,bad")
+    at.toggle(key="compare.blind").set_value(True).run()
+    at.chat_input(key="compare.input").set_value("hi").run()
+    state = at.session_state["compare.state"]
+    bad_label = next(label for uid, label in state.labels().items() if state.pane(uid).deployment == "bad")
+    texts = pane_texts(at) + [c.value for c in at.caption]
+    assert any(f"{bad_label} did not accept its key" in t for t in texts)
+    assert not any("bad" in t for t in texts), "the failing deployment's name leaked in blind mode"
+
+
+def test_new_conversation_keeps_the_panes_and_the_session_tally(deployments):
+    at = page(deployments, "fast,slow")
+    at.toggle(key="compare.blind").set_value(True).run()
+    at.chat_input(key="compare.input").set_value("one").run()
+    at.radio(key="compare.vote.0").set_value("Tie").run()
+    at.button(key="compare.clear").click().run()
+    state = at.session_state["compare.state"]
+    assert state.turns == [] and [p.deployment for p in state.panes] == ["fast", "slow"]
+    assert state.tally() == {"tie": 1}

@@ -44,12 +44,17 @@ def wait_until_idle(page: Any) -> None:
 @pytest.fixture(scope="module")
 def compare_app(fault_server: FaultServer) -> Iterator[tuple[AppServer, dict[str, Scenario]]]:
     words = [f"w{i} " for i in range(WORDS)]
+    # The sidebar's /info status check is each scenario's first request (on the first page load): answer it at once.
+    info = Reply(json={"model_name": "scripted", "model_type": "chat-completion", "model_provider_name": "test"})
+    denied = Reply(status=401, json={"statusCode": 401, "message": "Auth token invalid"})
     scenarios = {
-        "alpha": fault_server.scenario(Reply(sse=chat_chunks(words), chunk_delay=DELAY)),
-        "beta": fault_server.scenario(Reply(sse=chat_chunks(words), chunk_delay=DELAY)),
-        "gamma": fault_server.scenario(Reply(sse=chat_chunks(words[:16]), chunk_delay=DELAY * 1.5)),
-        "broken": fault_server.scenario(Reply(status=401, json={"statusCode": 401, "message": "Auth token invalid"})),
-        "endless": fault_server.scenario(Reply(sse=chat_chunks([f"e{i} " for i in range(600)]), chunk_delay=0.05)),
+        "alpha": fault_server.scenario(info, Reply(sse=chat_chunks(words), chunk_delay=DELAY)),
+        "beta": fault_server.scenario(info, Reply(sse=chat_chunks(words), chunk_delay=DELAY)),
+        "gamma": fault_server.scenario(info, Reply(sse=chat_chunks(words[:16]), chunk_delay=DELAY * 1.5)),
+        "broken": fault_server.scenario(denied),
+        "endless": fault_server.scenario(
+            info, Reply(sse=chat_chunks([f"e{i} " for i in range(600)]), chunk_delay=0.05)
+        ),
     }
     toml = "".join(toml_deployment(name, s.endpoint, max_retries=0) for name, s in scenarios.items())
     with run_app_server(toml) as server:
