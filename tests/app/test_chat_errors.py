@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import all_text
 from tests.fixtures.app_server import toml_deployment
 from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks, closed_port
-from tests.fixtures.local_endpoint import run_local_endpoint
 
 WRONG_KEY = "wrong-key-5f1e2d3c4b5a"
 
@@ -110,18 +108,11 @@ def test_filtered_answer_shows_a_content_filter_card_and_keeps_the_text(
     assert "Once upon" in at.chat_message[1].markdown[0].value
 
 
-@pytest.fixture(scope="module")
-def keyed_endpoint_url() -> Iterator[str]:
-    """An embedded endpoint that requires a key (the app is given a wrong one)."""
-    with run_local_endpoint({"LOCAL_ENDPOINT_KEY": "the-right-key-0000"}) as url:
-        yield url
-
-
 def test_wrong_key_names_the_deployment_and_where_the_key_came_from(
-    app_with_config: Callable[..., AppTest], keyed_endpoint_url: str
+    app_with_config: Callable[..., AppTest], keyed_local_endpoint_url: str
 ) -> None:
     name = "smollm2-135m-instruct"
-    at = app_with_config(toml_deployment(name, f"{keyed_endpoint_url}/{name}", key=WRONG_KEY, max_retries=0))
+    at = app_with_config(toml_deployment(name, f"{keyed_local_endpoint_url}/{name}", key=WRONG_KEY, max_retries=0))
     _send(at, "hi")
     text = all_text(at)
     assert f"{name} did not accept its key" in text
