@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from tests.fixtures.app_server import wait_until_idle as _wait_until_idle
 from tests.fixtures.fault_server import FaultServer, Reply, Scenario, chat_chunks
 
 pytestmark = pytest.mark.e2e
+KEY = "sk-e2e-compare-key-never-shown"
 
 WORDS = 24
 DELAY = 0.08
@@ -56,7 +58,10 @@ def compare_app(fault_server: FaultServer) -> Iterator[tuple[AppServer, dict[str
             info, Reply(sse=chat_chunks([f"e{i} " for i in range(600)]), chunk_delay=0.05)
         ),
     }
-    toml = "".join(toml_deployment(name, s.endpoint, max_retries=0) for name, s in scenarios.items())
+    keys = {"broken": {"key": KEY}}
+    toml = "".join(
+        toml_deployment(name, s.endpoint, max_retries=0, **keys.get(name, {})) for name, s in scenarios.items()
+    )
     with run_app_server(toml) as server:
         yield server, scenarios
 
@@ -136,6 +141,14 @@ def test_a_failing_pane_shows_its_error_card_beside_healthy_panes(page, compare_
         assert "w23" in pane(page, uid).inner_text()
         assert pane(page, uid).locator('[class*="st-key-errcard_"]').count() == 0
     screenshot(page, "compare-pane-error")
+    assert KEY not in page.content()
+    with page.expect_download() as download:
+        page.locator(".st-key-compare-export button").click()
+    exported = Path(download.value.path()).read_text()
+    assert exported.startswith("<!DOCTYPE html>")
+    for expected in ("who answers?", "w23", "Auth token invalid", "broken", "Vote: no vote"):
+        assert expected in exported, expected
+    assert KEY not in exported
 
 
 def test_the_url_follows_every_change_and_opens_the_same_comparison(page, compare_app, browser):
