@@ -59,7 +59,7 @@ def _harvest(state: CompareState, deployments: dict[str, Deployment]) -> None:
     turn = state.turns[active.index]
     for pane_id, snap in active.run.snapshots().items():
         system, params = active.asked[pane_id]
-        deployment = deployments.get(snap.deployment) or Deployment(name=snap.deployment, endpoint="http://unknown")
+        deployment = deployments.get(snap.deployment)  # None when it was removed from the sidebar meanwhile
         turn.replies[pane_id] = reply_from_snapshot(snap, deployment, system_prompt=system, params=params)
     state.active = None
 

@@ -269,21 +269,25 @@ class Turn:
 
 
 def reply_from_snapshot(
-    snap: PaneSnapshot, deployment: Deployment, *, system_prompt: str = "", params: Mapping[str, Any] | None = None
+    snap: PaneSnapshot,
+    deployment: Deployment | None,
+    *,
+    system_prompt: str = "",
+    params: Mapping[str, Any] | None = None,
 ) -> PaneReply:
-    """Freeze a finished pane into a reply, pricing it with the deployment's rates."""
+    """Freeze a finished pane into a reply, priced with the deployment's rates (no cost when it is gone)."""
     result = snap.result
     metrics = result.metrics if result is not None else None
-    usage = result.usage if result is not None else None
+    usage = (result.usage or result.metrics.usage) if result is not None else None
     return PaneReply(
         pane_id=snap.pane_id,
-        deployment=deployment.name,
+        deployment=snap.deployment,
         text=snap.text or (result.content if result is not None else ""),
         status=snap.status if snap.finished else "stopped",
         tool_calls=list(result.tool_calls) if result is not None else [],
         error=snap.error,
         metrics=metrics,
-        cost=usage_cost(usage, deployment) if usage is not None else None,
+        cost=usage_cost(usage, deployment) if usage is not None and deployment is not None else None,
         system_prompt=system_prompt,
         params=dict(params or {}),
     )

@@ -143,6 +143,9 @@ def test_reply_from_snapshot_prices_usage_and_keeps_stopped_text():
     assert frozen.text == "partial" and frozen.status == "stopped"
     assert frozen.cost == pytest.approx(2.0)
     assert frozen.params == {"temperature": 0.2} and frozen.system_prompt == "sys"
+    # A deployment removed while its pane streamed keeps the answer, just without a price.
+    gone = reply_from_snapshot(snap, None)
+    assert gone.deployment == "priced" and gone.text == "partial" and gone.cost is None
 
 
 class _Checker(html.parser.HTMLParser):
