@@ -166,30 +166,35 @@ class Neighbours:
     scores: FloatArray
 
 
-def nearest_neighbours(vectors: Any, queries: Any, k: int = 10, *, exclude_self: bool = False) -> Neighbours:
+def nearest_neighbours(
+    vectors: Any, queries: Any, k: int = 10, *, exclude_self: bool = False, query_rows: Any = None
+) -> Neighbours:
     """The k rows of `vectors` most cosine-similar to each query row (queries may be one 1-D vector).
 
-    With exclude_self, query i is row i of `vectors` and is left out of its own neighbours.
+    With exclude_self, each query is itself a row of `vectors` (row i, or row `query_rows[i]` when given) and is left
+    out of its own neighbours.
     """
     base = normalize_rows(vectors)
     q = np.asarray(queries, dtype=np.float32)
     q = normalize_rows(q[None, :] if q.ndim == 1 else q)
     if q.shape[1] != base.shape[1]:
         raise ProjectionError(f"query has {q.shape[1]} dimensions but the vectors have {base.shape[1]}")
+    own = np.arange(q.shape[0]) if query_rows is None else np.asarray(query_rows, dtype=np.int64)
     limit = base.shape[0] - (1 if exclude_self else 0)
     k = max(0, min(int(k), limit))
     indices = np.empty((q.shape[0], k), dtype=np.int64)
     scores = np.empty((q.shape[0], k), dtype=np.float32)
+    if k == 0:
+        return Neighbours(indices=indices, scores=scores)
     for start in range(0, q.shape[0], _CHUNK_ROWS):
         sims = q[start : start + _CHUNK_ROWS] @ base.T
         if exclude_self:
-            rows = np.arange(sims.shape[0])
-            sims[rows, rows + start] = -np.inf
-        if k == 0:
-            continue
-        top = (
-            np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else np.tile(np.arange(k), (len(sims), 1))
-        )
+            sims[np.arange(sims.shape[0]), own[start : start + sims.shape[0]]] = -np.inf
+        if k < sims.shape[1]:
+            # Partition for the k largest in place of sorting the whole row (no negated copy of the chunk).
+            top = np.argpartition(sims, sims.shape[1] - k, axis=1)[:, -k:]
+        else:
+            top = np.tile(np.arange(k), (len(sims), 1))
         top_scores = np.take_along_axis(sims, top, axis=1)
         order = np.argsort(-top_scores, axis=1, kind="stable")
         indices[start : start + len(sims)] = np.take_along_axis(top, order, axis=1)
@@ -231,19 +236,21 @@ def _check_pair(a: Any, b: Any) -> tuple[FloatArray, FloatArray]:
     return ma, mb
 
 
-def neighbour_overlap(a: Any, b: Any, k: int = 10) -> FloatArray:
+def neighbour_overlap(a: Any, b: Any, k: int = 10, *, rows: Any = None) -> FloatArray:
     """Per text, the fraction of its k nearest neighbours under embedding set `a` that are also among them under `b`.
 
-    The two sets may have different dimensions; they must embed the same texts in the same order.
+    The two sets may have different dimensions; they must embed the same texts in the same order. `rows` limits the
+    texts scored (their neighbours are still searched among all texts), which makes large sets affordable.
     """
     ma, mb = _check_pair(a, b)
     if ma.shape[0] < 2:
         raise ProjectionError("neighbour overlap needs at least 2 texts")
     k = max(1, min(int(k), ma.shape[0] - 1))
-    na = nearest_neighbours(ma, ma, k, exclude_self=True).indices
-    nb = nearest_neighbours(mb, mb, k, exclude_self=True).indices
-    # Row-wise set intersection: sort both, then count matches per row via broadcasting on a k x k grid.
-    hits = (np.sort(na, axis=1)[:, :, None] == np.sort(nb, axis=1)[:, None, :]).any(axis=2).sum(axis=1)
+    chosen = np.arange(ma.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
+    na = nearest_neighbours(ma, ma[chosen], k, exclude_self=True, query_rows=chosen).indices
+    nb = nearest_neighbours(mb, mb[chosen], k, exclude_self=True, query_rows=chosen).indices
+    # Row-wise set intersection: compare every pair of the two k-lists on a k x k grid.
+    hits = (na[:, :, None] == nb[:, None, :]).any(axis=2).sum(axis=1)
     return (hits / k).astype(np.float32)
 
 
@@ -267,8 +274,16 @@ def similarity_spearman(a: Any, b: Any, *, max_pairs: int = 200_000, random_stat
         j = rng.integers(0, n - 1, size=max_pairs)
         j = j + (j >= i)  # never pair a row with itself
     na, nb = normalize_rows(ma), normalize_rows(mb)
-    sa = np.einsum("ij,ij->i", na[i], na[j])
-    sb = np.einsum("ij,ij->i", nb[i], nb[j])
+    sa, sb = _pair_cosines(na, i, j), _pair_cosines(nb, i, j)
     if np.ptp(sa) == 0 or np.ptp(sb) == 0:
         return float("nan")
     return float(spearmanr(sa, sb).statistic)
+
+
+def _pair_cosines(unit: FloatArray, i: IntArray, j: IntArray, chunk: int = 16_384) -> FloatArray:
+    """Dot products of unit rows i[p] and j[p], gathered a chunk at a time (all at once would copy ~300 MB)."""
+    out = np.empty(len(i), dtype=np.float32)
+    for start in range(0, len(i), chunk):
+        stop = start + chunk
+        out[start:stop] = np.einsum("ij,ij->i", unit[i[start:stop]], unit[j[start:stop]])
+    return out

@@ -144,3 +144,11 @@ def test_umap_of_5000_by_384_takes_under_30_seconds() -> None:
     coords = projection.project(x, "umap")
     assert time.perf_counter() - started < 30.0
     assert coords.shape == (5000, 2)
+
+
+def test_neighbour_overlap_on_chosen_rows_equals_those_rows_of_the_full_result() -> None:
+    x, _ = clustered(n=120, d=16)
+    y = x + np.random.default_rng(6).normal(size=x.shape).astype(np.float32) * 3
+    full = projection.neighbour_overlap(x, y, k=5)
+    rows = np.array([3, 50, 7, 119])
+    assert np.array_equal(projection.neighbour_overlap(x, y, k=5, rows=rows), full[rows])
