@@ -187,6 +187,7 @@ def test_continue_with_this_one_hands_the_pane_conversation_to_the_chat_page(dep
     at.text_area(key="compare.shared.system").input("Be kind.").run()
     at.chat_input(key="compare.input").set_value("hello?").run()
     at.button(key="compare.p2.continue").click().run()
+    assert not at.exception
     entries = at.session_state["chat_entries"]
     assert [(e.turn.role, e.turn.content) for e in entries] == [
         ("user", "hello?"),
