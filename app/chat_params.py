@@ -15,6 +15,8 @@ ResponseFormat = Literal["text", "json_object", "json_schema"]
 ExtraParameters = Literal["pass-through", "drop", "error"]
 SCHEMA_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TOOL_CHOICE_MODES = ("auto", "none", "required")
+# How a refused json_schema (with JSON mode still working) is recorded (services.capabilities.JSON_SCHEMA_PARAM).
+JSON_SCHEMA_PARAM = "response_format.json_schema"
 
 
 class JsonFieldError(ValueError):
@@ -129,6 +131,8 @@ def build_params(values: ParamValues, unsupported: set[str] | frozenset[str] = f
             params["extra_parameters"] = values.extra_parameters or "pass-through"
     for name in unsupported:
         params.pop(name, None)
+    if JSON_SCHEMA_PARAM in unsupported and params.get("response_format", {}).get("type") == "json_schema":
+        del params["response_format"]
     if "tools" not in params:
         params.pop("tool_choice", None)
     if "model_extras" in params:

@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from app.chat_params import ParamValues, parse_stop_sequences
+from app.chat_params import JSON_SCHEMA_PARAM, ParamValues, parse_stop_sequences
 
 SCHEMA_EXAMPLE = """{
   "name": "answer",
@@ -82,9 +82,15 @@ def render_param_panel(unsupported: dict[str, str]) -> ParamValues:
         text = st.text_area("Stop sequences, one per line", key=value_key("stop"), height=68)
         values.stop = parse_stop_sequences(text)
     if _switch("response_format", "Response format", unsupported):
+        formats = ("text", "json_object", "json_schema")
+        if JSON_SCHEMA_PARAM in unsupported:
+            formats = formats[:2]
+            st.caption(f":orange[json_schema is not supported by this deployment: {unsupported[JSON_SCHEMA_PARAM]}]")
+            if st.session_state.get(value_key("response_format")) == "json_schema":
+                st.session_state[value_key("response_format")] = "json_object"
         values.response_format = st.radio(
             "Response format",
-            ("text", "json_object", "json_schema"),
+            formats,
             key=value_key("response_format"),
             horizontal=True,
             label_visibility="collapsed",

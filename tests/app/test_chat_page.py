@@ -105,3 +105,46 @@ def test_attached_images_are_sent_as_data_urls_and_bad_files_are_named(
     assert len(content) == 2
     assert "notes.png" in all_text(at)
     assert at.chat_message[1].markdown[0].value == "a red square"
+
+
+def test_cost_shows_when_the_deployment_has_prices(
+    app_with_config: Callable[..., AppTest], fault_server: FaultServer
+) -> None:
+    scenario = fault_server.scenario(Reply(sse=chat_chunks(["priced ", "answer"])))
+    at = app_with_config(toml_deployment("priced", scenario.endpoint, price_per_1k_input=1.0, price_per_1k_output=2.0))
+    _send(at, "How much?")
+    strip = at.chat_message[1].caption[-1].value
+    # 5 prompt tokens at $1/1k plus 2 completion tokens at $2/1k.
+    assert "5 prompt + 2 completion tokens" in strip and "cost $0.009" in strip
+
+
+def test_tool_calls_in_the_answer_are_shown_with_their_arguments(
+    app_with_config: Callable[..., AppTest], fault_server: FaultServer
+) -> None:
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}
+    pieces = ['{"city": ', '"Oslo"}']
+    first = {"role": "assistant", "tool_calls": [call]}
+    chunks: list[object] = [{"id": "c", "choices": [{"index": 0, "delta": first}]}]
+    chunks += [
+        {"id": "c", "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": p}}]}}]}
+        for p in pieces
+    ]
+    chunks += [{"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}, "data: [DONE]\n\n"]
+    scenario = fault_server.scenario(Reply(sse=chunks))
+    at = app_with_config(toml_deployment("tooling", scenario.endpoint))
+    _send(at, "Weather in Oslo?")
+    answer = at.chat_message[1]
+    assert "Tool call **`get_weather`**" in [m.value for m in answer.markdown]
+    assert '"city": "Oslo"' in answer.code[0].value
+    assert "finish: tool_calls" in answer.caption[-1].value
+
+
+def test_dropped_stream_keeps_the_partial_answer_with_a_card(
+    app_with_config: Callable[..., AppTest], fault_server: FaultServer
+) -> None:
+    scenario = fault_server.scenario(Reply(sse=chat_chunks(["Half ", "an ", "answer"]), drop_after=3))
+    at = app_with_config(toml_deployment("flaky", scenario.endpoint, max_retries=0))
+    _send(at, "Tell me everything.")
+    assert at.chat_message[1].markdown[0].value == "Half an"
+    assert "The answer from flaky was cut off" in all_text(at)
+    assert "The partial answer is kept." in all_text(at)

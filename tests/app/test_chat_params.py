@@ -91,3 +91,10 @@ def test_values_from_params_round_trips() -> None:
     )
     params = build_params(values)
     assert build_params(values_from_params(params)) == params
+
+
+def test_json_schema_refused_by_a_probe_leaves_json_mode_usable() -> None:
+    schema = ParamValues(response_format="json_schema", json_schema='{"type": "object"}')
+    assert build_params(schema, {"response_format.json_schema"}) == {}
+    json_mode = ParamValues(response_format="json_object")
+    assert build_params(json_mode, {"response_format.json_schema"}) == {"response_format": {"type": "json_object"}}
