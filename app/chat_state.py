@@ -96,6 +96,13 @@ def drop_trailing_answer() -> None:
         current.pop()
 
 
+def strip_images() -> None:
+    """Remove image attachments from every message (for a deployment that reads text only)."""
+    for entry in entries():
+        if entry.turn.images:
+            entry.turn = entry.turn.model_copy(update={"images": []})
+
+
 def entry_from_result(result: ChatResult, deployment: str, error: Exception | None, stopped: bool) -> ChatEntry:
     """The assistant entry for a finished, stopped or failed (possibly partial) answer."""
     usage = result.usage or result.metrics.usage

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 
@@ -24,6 +25,15 @@ REDRAW_INTERVAL_S = 0.03
 def _retry() -> None:
     chat_state.drop_trailing_answer()
     chat_state.request_generation()
+
+
+def _retry_without(deployment_name: str, param: str) -> None:
+    if param == "messages":
+        # Refused message content (images for a text-only model): drop the attachments, keep the words.
+        chat_state.strip_images()
+    else:
+        state.mark_unsupported(deployment_name, param, "rejected with 422 (parameter not supported)")
+    _retry()
 
 
 def _start_edit(index: int) -> None:
@@ -82,19 +92,14 @@ def _render_assistant(entry: ChatEntry, index: int, is_last: bool, deployment: D
         if entry.filter_results is not None or entry.turn.finish_reason == "content_filter":
             render_filtered_answer(entry.filter_results, key=str(index))
         if entry.error is not None:
-            on_retry_without = None
-            if is_last and deployment is not None and not busy:
-                name = deployment.name
-
-                def on_retry_without(param: str, name: str = name) -> None:
-                    state.mark_unsupported(name, param, "rejected with 422 (parameter not supported)")
-                    _retry()
-
+            actionable = is_last and not busy
+            # The deployment that refused the parameter is remembered, even if the picker changed since.
+            refused_by = entry.turn.deployment or (deployment.name if deployment else "")
             render_error(
                 entry.error,
                 key=str(index),
-                on_retry_without=on_retry_without,
-                on_retry=_retry if is_last and not busy else None,
+                on_retry_without=functools.partial(_retry_without, refused_by) if actionable else None,
+                on_retry=_retry if actionable else None,
             )
         answered_by = state.all_deployments().get(entry.turn.deployment or "", deployment)
         if entry.metrics is not None and answered_by is not None:

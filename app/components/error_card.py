@@ -41,6 +41,11 @@ def _value_text(value: Any) -> str:
 
 def describe_error(err: BaseException) -> tuple[str, str]:
     """(title, body) in plain words for an error; the body never contains a key."""
+    if isinstance(err, UnsupportedParameterError) and err.param == "messages":
+        return (
+            f"{err.deployment} does not accept `{err.value}` content",
+            f"The deployment reads only some kinds of message content: {err.message}",
+        )
     if isinstance(err, UnsupportedParameterError):
         return (
             f"{err.deployment} does not support `{err.param}`",
@@ -78,6 +83,11 @@ def describe_error(err: BaseException) -> tuple[str, str]:
     if isinstance(err, JsonFieldError):
         return ("Invalid JSON in an editor: nothing was sent", str(err))
     return ("Something went wrong", str(err) or type(err).__name__)
+
+
+def retry_without_label(err: UnsupportedParameterError) -> str:
+    """The button text: the parameter's name, or "images" when message content (an image) was refused."""
+    return "Retry without images" if err.param == "messages" else f"Retry without {err.param}"
 
 
 def render_content_filter(categories: dict[str, Any], *, blocked: str) -> None:
@@ -122,7 +132,7 @@ def render_error(
         buttons = st.container(horizontal=True, gap="small")
         if isinstance(err, UnsupportedParameterError) and on_retry_without is not None:
             buttons.button(
-                f"Retry without {err.param}",
+                retry_without_label(err),
                 key=f"retry_without_{key}",
                 on_click=on_retry_without,
                 args=(err.param,),

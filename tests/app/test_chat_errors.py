@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import all_text
@@ -118,3 +120,20 @@ def test_wrong_key_names_the_deployment_and_where_the_key_came_from(
     assert f"{name} did not accept its key" in text
     assert "came from the configuration file" in text
     assert WRONG_KEY not in text
+
+
+def test_image_for_a_text_only_model_offers_retry_without_images(local_app: AppTest) -> None:
+    _cap_tokens(local_app)
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (0, 0, 255)).save(buffer, format="PNG")
+    local_app.chat_input[0].upload("blue.png", buffer.getvalue(), "image/png").set_value("What colour?").run()
+    assert "smollm2-135m-instruct does not accept `image_url` content" in all_text(local_app)
+    retry = local_app.button(key="retry_without_1")
+    assert retry.label == "Retry without images"
+    retry.click().run()
+    assert not local_app.exception
+    user, answer = local_app.chat_message
+    assert user.markdown[0].value == "What colour?"
+    assert local_app.session_state["chat_entries"][0].turn.images == []
+    assert answer.markdown[0].value.strip()
+    assert "messages" not in local_app.session_state["unsupported_params"].get("smollm2-135m-instruct", {})
