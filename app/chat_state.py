@@ -77,6 +77,7 @@ def editing_index() -> int | None:
 
 
 def set_editing(index: int | None) -> None:
+    """Start editing the user message at `index`, or stop editing (None)."""
     st.session_state[_EDITING] = index
 
 
@@ -86,6 +87,7 @@ def notice() -> str | None:
 
 
 def set_notice(text: str | None) -> None:
+    """Show `text` above the conversation until it is replaced (None hides it)."""
     st.session_state[_NOTICE] = text
 
 

@@ -24,6 +24,7 @@ def main() -> None:
     chat_page = st.Page(chat.render, title="Chat", icon=":material/chat:", url_path="chat")
 
     def open_chat() -> None:
+        """Forward the root URL to the chat page."""
         st.switch_page(chat_page)
 
     # Streamlit serves the default page at "/", so a hidden default forwards there to "/chat".
