@@ -191,7 +191,9 @@ def render_progress(job: EmbedJob) -> None:
             st.rerun()
         total = max(job.total, 1)
         elapsed = time.perf_counter() - job.started
-        label = f"Embedding… {job.done:,} of {job.total:,} texts ({elapsed:.0f} s)"
+        sides = len(job.deployments)
+        unit = "texts" if sides == 1 else f"({len(job.texts):,} texts × {sides} deployments)"
+        label = f"Embedding… {job.done:,} of {job.total:,} {unit}, {elapsed:.0f} s"
         if job.cancel.is_set():
             label = f"Cancelling… waiting for the batches in flight ({job.done:,} of {job.total:,} done)"
         st.progress(min(job.done / total, 1.0), text=label)

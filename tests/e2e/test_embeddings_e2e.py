@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,11 @@ from tests.fixtures.app_server import (
     local_deployments_toml,
     run_app_server,
     screenshot,
+    toml_deployment,
     wait_for_app,
     wait_until_idle,
 )
+from tests.services.test_embeddings_server import run_toy_server
 
 pytestmark = pytest.mark.e2e
 
@@ -40,10 +43,14 @@ el => el._fullData.filter(t => t.name !== 'search results').reduce((n, t) => n +
 
 @pytest.fixture(scope="module")
 def embeddings_app(local_endpoint_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    """The app with the embedded deployments and its embedding cache in a temporary data directory."""
+    """The app with the embedded deployments plus the toy server, and its cache in a temporary data directory."""
     data_dir: Path = tmp_path_factory.mktemp("embeddings-data")
-    with run_app_server(local_deployments_toml(local_endpoint_url), {"PLAYGROUND_DATA_DIR": str(data_dir)}) as server:
-        yield server
+    with run_toy_server(dims=384, delay_s=0.02) as toy:
+        config = local_deployments_toml(local_endpoint_url) + toml_deployment(
+            "toy-bow", f"{toy.url}/toy-bow", max_retries=0
+        )
+        with run_app_server(config, {"PLAYGROUND_DATA_DIR": str(data_dir)}) as server:
+            yield server
 
 
 def test_pasted_texts_are_plotted_searched_and_shown_as_a_heatmap(page: Any, embeddings_app: AppServer) -> None:
@@ -84,3 +91,37 @@ def test_pasted_texts_are_plotted_searched_and_shown_as_a_heatmap(page: Any, emb
     assert "heatmap" in kinds
     assert heatmap.first.evaluate("el => el._fullData[0].z.length") == len(TEXTS)
     screenshot(page, "embeddings-heatmap")
+
+
+def test_ten_thousand_texts_go_end_to_end_into_a_webgl_scatter(page: Any, embeddings_app: AppServer) -> None:
+    words = ["river", "market", "engine", "garden", "planet", "violin", "harbour", "recipe", "signal", "forest"]
+    texts = [f"note {i} {words[i % 10]} {words[(i // 10) % 10]} {words[(i // 100) % 10]}" for i in range(10_000)]
+    page.goto(f"{embeddings_app.url}/embeddings")
+    wait_for_app(page)
+    page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name="toy-bow").click()
+    wait_until_idle(page)
+    # Ten thousand lines are uploaded as a CSV: a text area that large stalls the browser, a file does not.
+    page.get_by_text("Upload a file", exact=True).click()
+    wait_until_idle(page)
+    csv = "id,text\n" + "\n".join(f"{i},{text}" for i, text in enumerate(texts))
+    page.locator('input[type="file"]').set_input_files(
+        {"name": "ten-thousand.csv", "mimeType": "text/csv", "buffer": csv.encode()}
+    )
+    wait_until_idle(page)
+    started = time.monotonic()
+    page.get_by_role("button", name="Embed 10,000 texts").click()
+    page.get_by_text("10,000 of 10,000 texts embedded").wait_for(timeout=120_000)
+    scatter = page.locator(".js-plotly-plot").first
+    scatter.wait_for(timeout=60_000)
+    wait_until_idle(page, timeout_s=120)
+    elapsed = time.monotonic() - started
+    assert scatter.evaluate(POINTS_JS) == 10_000
+    assert set(scatter.evaluate("el => el._fullData.map(t => t.type)")) == {"scattergl"}
+    # The page still answers: switching the colouring redraws the same points.
+    page.get_by_text("none", exact=True).click()
+    wait_until_idle(page, timeout_s=60)
+    assert page.locator(".js-plotly-plot").first.evaluate(POINTS_JS) == 10_000
+    page.set_viewport_size({"width": 1400, "height": 1800})
+    screenshot(page, "embeddings-10k")
+    assert elapsed < 120, f"10,000 texts took {elapsed:.0f} s end to end"
