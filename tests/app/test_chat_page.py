@@ -45,6 +45,7 @@ def test_regenerate_replaces_the_last_answer(
     assert not at.exception
     assert [m.markdown[0].value for m in at.chat_message] == ["Say something.", "second"]
     first, second = (r.json() for r in scenario.requests if r.path == "/chat/completions")
+    assert set(first) == {"messages", "stream"}  # no control is switched on, so no parameter is sent
     assert (
         first["messages"]
         == second["messages"]

@@ -104,3 +104,11 @@ def test_key_never_reaches_the_page_exports_or_code(
     page.get_by_text("Imported 2 messages from chat.json.").wait_for()
     assert page.get_by_test_id("stChatMessage").count() == 2
     assert "Name a colour." in page.get_by_test_id("stChatMessage").first.inner_text()
+
+    # A broken file is refused with the position of the mistake, and the conversation stays.
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": "model-playground/chat",\n  "version": 1,,\n}')
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(broken))
+    page.get_by_text("broken.json: The file is not valid JSON").wait_for()
+    assert "line 2, column 16" in page.get_by_test_id("stAlertContentError").last.inner_text()
+    assert page.get_by_test_id("stChatMessage").count() == 2
