@@ -6,7 +6,7 @@ import streamlit as st
 
 from app.components import embedding_job as jobs
 from app.components.embedding_compare import render_compare
-from app.components.embedding_inputs import EmbedOptions, collect_dataset, render_options
+from app.components.embedding_inputs import EmbedOptions, collect_dataset, render_options, reset_option
 from app.components.embedding_picker import PickedDeployment, pick_deployments
 from app.components.embedding_results import render_export, render_failures, render_heatmap, render_map
 from app.components.error_card import render_error
@@ -30,6 +30,26 @@ def _retry_missing() -> None:
         previous=run,
     )
     jobs.start_job(job)
+
+
+def _retry_without(param: str) -> None:
+    """Clear the refused option's widget and embed the same texts again without it."""
+    run = jobs.current_run()
+    if run is None:
+        return
+    reset_option(param)
+    params = {name: value for name, value in run.sides[0].params.items() if name != param}
+    jobs.start_job(
+        jobs.EmbedJob(
+            texts=run.texts,
+            labels=run.labels,
+            deployments=[side.deployment for side in run.sides],
+            params=params,
+            batch_size=int(st.session_state.get("emb_batch_size", 64)),
+            concurrency=int(st.session_state.get("emb_concurrency", 4)),
+            models=[side.model for side in run.sides],
+        )
+    )
 
 
 def _within_limit(dataset: TextDataset, main: PickedDeployment) -> TextDataset:
@@ -119,7 +139,7 @@ def render() -> None:
         return
     names = " and ".join(f"**{side.deployment.name}**" for side in run.sides)
     st.markdown(f"{int(run.usable.sum()):,} of {len(run.texts):,} texts embedded with {names}.")
-    render_failures(run, _retry_missing)
+    render_failures(run, _retry_missing, _retry_without)
     if not run.usable.any():
         return
     main_side = run.sides[0]

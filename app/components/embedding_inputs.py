@@ -97,11 +97,12 @@ def render_options() -> EmbedOptions:
             key="emb_input_type",
             help="Asymmetric models embed documents and queries differently; search queries use `query`.",
         )
+        # Defaults go through session_state, so a "retry without" callback can reset the widget without a warning.
+        st.session_state.setdefault("emb_dimensions", 0)
         dimensions = cols[1].number_input(
             "dimensions",
             min_value=0,
             max_value=8192,
-            value=0,
             step=1,
             key="emb_dimensions",
             help="0 = the model's own size. Only some models can shorten their vectors.",
@@ -129,3 +130,15 @@ def query_params(params: dict[str, Any]) -> dict[str, Any]:
     if found.get("input_type") == "document":
         found["input_type"] = "query"
     return found
+
+
+# The widget behind each API option, and the value that means "not sent".
+_OPTION_WIDGETS = {"input_type": ("emb_input_type", NOT_SENT), "dimensions": ("emb_dimensions", 0)}
+_OPTION_WIDGETS["encoding_format"] = ("emb_encoding", NOT_SENT)
+
+
+def reset_option(param: str) -> None:
+    """Set an API option's widget back to "not sent" (call from a callback, before the widgets are drawn)."""
+    if param in _OPTION_WIDGETS:
+        key, value = _OPTION_WIDGETS[param]
+        st.session_state[key] = value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -21,8 +23,10 @@ HEATMAP_MAX = 200
 SEARCH_KEY = "emb_search_result"
 
 
-def render_failures(run: EmbeddingRun, on_retry: object) -> None:
-    """Say which texts are missing and why, with a button to send only those again."""
+def render_failures(
+    run: EmbeddingRun, on_retry: Callable[[], None], on_retry_without: Callable[[str], None] | None = None
+) -> None:
+    """Say which texts are missing and why, with a button to send only those again (or without a refused option)."""
     for side in run.sides:
         result = side.result
         missing = result.missing_indices
@@ -30,7 +34,7 @@ def render_failures(run: EmbeddingRun, on_retry: object) -> None:
             continue
         name = side.deployment.name
         if result.fatal is not None:
-            render_error(result.fatal, key=f"emb_fatal_{name}")
+            render_error(result.fatal, key=f"emb_fatal_{name}", on_retry_without=on_retry_without)
             continue
         if result.cancelled and not result.failures:
             st.info(f"Cancelled: {name} embedded {len(run.texts) - len(missing):,} of {len(run.texts):,} texts.")
@@ -45,7 +49,7 @@ def render_failures(run: EmbeddingRun, on_retry: object) -> None:
                 break
         st.caption(f"The other {len(run.texts) - len(missing):,} vectors of {name} are kept and used below.")
     if any(side.result.missing_indices for side in run.sides) and not any(side.result.fatal for side in run.sides):
-        st.button("Retry the missing texts", key="emb_retry_missing", on_click=on_retry)  # type: ignore[arg-type]
+        st.button("Retry the missing texts", key="emb_retry_missing", on_click=on_retry)
 
 
 def _search(run: EmbeddingRun, side: Side) -> tuple[list[int], list[float]]:

@@ -238,3 +238,31 @@ def test_compare_two_deployments_shows_overlap_spearman_and_side_by_side_maps(
     assert "all-minilm-l6-v2" in titles and "toy-bow" in titles
     table = at.dataframe[-1].value
     assert len(table) == 8 and table["overlap@7"].is_monotonic_increasing
+
+
+def test_base64_and_input_type_options_reach_the_endpoint_and_search_uses_query(
+    local_deployments: dict[str, Deployment],
+) -> None:
+    at = _page(local_deployments)
+    at.selectbox(key="emb_input_type").set_value("document").run()
+    at.selectbox(key="emb_encoding").set_value("base64").run()
+    at = _embed(at, PASTED)
+    assert not at.exception
+    run = at.session_state["emb_run"]
+    assert run.sides[0].params == {"input_type": "document", "encoding_format": "base64"}
+    assert run.sides[0].result.vectors.shape == (8, 384)
+    at.text_input(key="emb_query").input("money and markets").run()
+    assert at.dataframe[0].value["text"].tolist()[0] in PASTED[3:6]
+
+
+def test_refused_dimensions_can_be_retried_without_the_option(local_deployments: dict[str, Deployment]) -> None:
+    at = _page(local_deployments)
+    at.number_input(key="emb_dimensions").set_value(128).run()
+    at = _embed(at, PASTED[:4])
+    assert any("does not support `dimensions`" in m.value for m in at.markdown)
+    at.button(key="retry_without_emb_fatal_all-minilm-l6-v2").click().run()
+    _finish(at)
+    assert not at.exception
+    assert at.number_input(key="emb_dimensions").value == 0
+    assert any("4 of 4 texts embedded" in m.value for m in at.markdown)
+    assert at.session_state["emb_run"].sides[0].params == {}

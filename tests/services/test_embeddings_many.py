@@ -204,3 +204,14 @@ def test_embedded_minilm_deployment_embeds_in_order_with_384_dimensions(
     assert np.allclose(result.vectors[2], single, atol=1e-5)
     sims = result.vectors @ result.vectors.T
     assert sims[0, 1] > sims[0, 2] and sims[2, 3] > sims[1, 3]
+
+
+def test_cache_file_holds_neither_the_key_nor_the_texts(toy: ToyServer, tmp_path: Path) -> None:
+    secret = "sk-test-0123456789abcdef"
+    client = InferenceClient(Deployment(name="toy", endpoint=f"{toy.url}/toy", key=secret, max_retries=0))
+    store = EmbeddingCache(tmp_path / "cache.sqlite")
+    embed_many(client, ["a private sentence about payroll"], cache=store)
+    store.close()
+    raw = b"".join(path.read_bytes() for path in tmp_path.iterdir())
+    assert secret.encode() not in raw
+    assert b"payroll" not in raw
