@@ -64,7 +64,8 @@ def describe_error(err: BaseException) -> tuple[str, str]:
         what = ROUTE_NAMES.get(err.route, err.route)
         return (
             f"{err.deployment} offers no {what}",
-            f"The route `{err.route}` is not served by this deployment (HTTP {err.status}). Pick another deployment.",
+            f"The route `{err.route}` is not served by this deployment (HTTP {err.status}: {err.message}). "
+            "Pick another deployment.",
         )
     if isinstance(err, RateLimitError):
         wait = f"Retry in {err.retry_after:.0f} s." if err.retry_after is not None else "Wait a moment and retry."

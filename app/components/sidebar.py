@@ -25,11 +25,11 @@ def check_deployment(deployment: Deployment) -> str | None:
     except ModalityNotSupportedError:
         pass
     except InferenceError as err:
-        return " ".join(describe_error(err))
+        return "{}. {}".format(*describe_error(err))
     try:
         client.chat([{"role": "user", "content": "Hi"}], max_tokens=1)
     except InferenceError as err:
-        return " ".join(describe_error(err))
+        return "{}. {}".format(*describe_error(err))
     return None
 
 
