@@ -245,21 +245,28 @@ def test_prompt_longer_than_the_context_is_a_clear_400(local_endpoint_url: str) 
 
 
 def test_client_disconnect_stops_generation_within_a_second(local_endpoint_url: str) -> None:
-    long_story = {"messages": [{"role": "user", "content": "Write a very long story."}], "max_tokens": 1500}
+    # At temperature 0 this prompt makes SmolLM2 emit digits until max_tokens: a generation of many seconds.
+    counting = [{"role": "user", "content": "Count from 1 to 1000, separated by commas."}]
+    long_story = {"messages": counting, "max_tokens": 1500, "temperature": 0}
     with (
         httpx.Client(timeout=30) as client,
         client.stream(
             "POST", f"{local_endpoint_url}/{CHAT}/chat/completions", params=API, json={**long_story, "stream": True}
         ) as answer,
     ):
-        for count, _line in enumerate(answer.iter_lines()):
+        assert answer.status_code == 200, answer.read()
+        # Keep the iterator referenced: dropping it lets httpx close the connection before we mean to.
+        lines = answer.iter_lines()
+        for count, _line in enumerate(lines):
             if count > 4:
                 break
-        assert httpx.get(f"{local_endpoint_url}/health", params={"ready": 1}).json()["busy"][CHAT]
+        health = httpx.get(f"{local_endpoint_url}/health", params={"ready": 1}).json()
+        assert health["busy"][CHAT], health
         closed = time.perf_counter()
     # 1500 tokens take many seconds; the model must be free again about a second after the client left.
     while httpx.get(f"{local_endpoint_url}/health", params={"ready": 1}).json()["busy"][CHAT]:
-        assert time.perf_counter() - closed < 1.5, "generation went on after the client disconnected"
+        # One second as the issue asks, plus room for a loaded CI machine's scheduling and for the polling itself.
+        assert time.perf_counter() - closed < 2.0, "generation went on after the client disconnected"
         time.sleep(0.05)
     quick = _post(local_endpoint_url, {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1})
     assert quick.status_code == 200
