@@ -9,6 +9,8 @@ from app.chat_params import JsonFieldError, build_params
 from app.components import chat_pane, code_view, param_panel, system_prompt, transcript_io
 from services.transcript import api_messages
 
+SETTINGS_HEIGHT_PX = 720
+
 
 def _clear() -> None:
     chat_state.set_entries([])
@@ -28,7 +30,8 @@ def render() -> None:
     pending = chat_state.take_generation_request()
     unsupported = state.unsupported_params(deployment.name)
     left, right = st.columns([0.64, 0.36], gap="large")
-    with right:
+    # The settings scroll on their own, so a long parameter panel never pushes the conversation out of view.
+    with right.container(height=SETTINGS_HEIGHT_PX, border=False):
         with st.expander("System prompt", expanded=True):
             prompt = system_prompt.render_system_prompt()
         with st.expander("Parameters", expanded=bool(unsupported)):
