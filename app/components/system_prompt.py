@@ -56,13 +56,10 @@ def set_system_prompt(text: str) -> None:
 def render_system_prompt() -> str:
     """Draw the preset picker and the editor; return the prompt."""
     st.session_state.setdefault(SYSTEM_PROMPT_KEY, BUILT_IN_PRESETS["Helpful assistant"])
+    # Nothing is picked at first; set through session_state so no widget default competes with kept state.
+    st.session_state.setdefault(_PRESET_PICK, None)
     st.selectbox(
-        "Preset",
-        list(all_presets()),
-        key=_PRESET_PICK,
-        on_change=_apply_preset,
-        index=None,
-        placeholder="Choose a preset…",
+        "Preset", list(all_presets()), key=_PRESET_PICK, on_change=_apply_preset, placeholder="Choose a preset…"
     )
     text = st.text_area("System prompt", key=SYSTEM_PROMPT_KEY, height=100)
     row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")

@@ -136,3 +136,25 @@ def test_root_url_opens_the_chat_page(page: Any, app_url: str) -> None:
     page.get_by_test_id("stChatInputTextArea").wait_for()
     assert urlsplit(page.url).path == "/chat"
     assert page.get_by_test_id("stHeading").first.inner_text() == "Chat with smollm2-135m-instruct"
+
+
+def test_conversation_and_settings_survive_a_visit_to_another_page(page: Any, app_url: str) -> None:
+    _open_chat(page, app_url)
+    prompt = page.locator(".st-key-chat_system_prompt textarea")
+    prompt.fill("Answer in French.")
+    prompt.press("Tab")
+    wait_until_idle(page)
+    _open_parameters(page)
+    _set_max_tokens(page, 4)
+    _send(page, "Bonjour")
+    page.locator(".st-key-chat_regenerate").wait_for()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Embeddings").click()
+    wait_until_idle(page)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Chat").click()
+    page.get_by_test_id("stChatInputTextArea").wait_for()
+    wait_until_idle(page)
+    assert page.locator(".st-key-chat_system_prompt textarea").input_value() == "Answer in French."
+    assert page.get_by_test_id("stChatMessage").count() == 2
+    _open_parameters(page)
+    assert page.locator(".st-key-p_max_tokens input").input_value() == "4"
+    assert page.get_by_test_id("stAlertContentWarning").count() == 0
