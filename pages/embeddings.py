@@ -13,6 +13,8 @@ from app.components.error_card import render_error
 from services import datasets
 from services.datasets import DatasetError, TextDataset
 
+TAB_KEY = "emb_tab"
+
 
 def _retry_missing() -> None:
     run = jobs.current_run()
@@ -143,15 +145,24 @@ def render() -> None:
     if not run.usable.any():
         return
     main_side = run.sides[0]
-    tabs = st.tabs(["Map", "Heatmap", "Compare", "Export"])
-    with tabs[0]:
-        render_map(run, main_side)
-    with tabs[1]:
-        render_heatmap(run, main_side)
-    with tabs[2]:
-        if len(run.sides) > 1:
-            render_compare(run)
-        else:
-            st.info("Choose a deployment under **Compare with** and embed again to compare two models on these texts.")
-    with tabs[3]:
-        render_export(run)
+    # Lazy tabs: only the open one computes (a t-SNE for the Compare tab should not run while the Map is shown).
+    tab_map, tab_heatmap, tab_compare, tab_export = st.tabs(
+        ["Map", "Heatmap", "Compare", "Export"], key=TAB_KEY, on_change="rerun"
+    )
+    if tab_map.open:
+        with tab_map:
+            render_map(run, main_side)
+    if tab_heatmap.open:
+        with tab_heatmap:
+            render_heatmap(run, main_side)
+    if tab_compare.open:
+        with tab_compare:
+            if len(run.sides) > 1:
+                render_compare(run)
+            else:
+                st.info(
+                    "Choose a deployment under **Compare with** and embed again to compare two models on these texts."
+                )
+    if tab_export.open:
+        with tab_export:
+            render_export(run)

@@ -12,7 +12,15 @@ from app import state
 from app.components.embedding_inputs import query_params
 from app.components.embedding_job import EmbeddingRun, Side
 from app.components.embedding_plots import heatmap_figure, scatter_figure
-from app.components.embedding_views import clusters, coordinates, group_names, remember, side_vectors, usable_rows
+from app.components.embedding_views import (
+    clusters,
+    coordinates,
+    group_names,
+    remember,
+    side_vectors,
+    usable_rows,
+    warm_up_umap,
+)
 from app.components.error_card import render_error
 from services import datasets, projection
 from services.errors import InferenceError
@@ -20,6 +28,7 @@ from services.projection import ProjectionError
 
 METHOD_LABELS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne"}
 HEATMAP_MAX = 200
+TSNE_SLOW_FROM = 3000
 SEARCH_KEY = "emb_search_result"
 
 
@@ -93,6 +102,11 @@ def render_map(run: EmbeddingRun, side: Side) -> None:
     k = int(cols[3].number_input("Clusters", 1, 50, default_k, key="emb_clusters"))
     labels = clusters(run, side, k)
     method = METHOD_LABELS[str(method_label)]
+    warm_up_umap()
+    if method == "tsne" and len(rows) > TSNE_SLOW_FROM:
+        st.caption(f"t-SNE of {len(rows):,} points takes a minute or more on a small machine; UMAP is much faster.")
+    elif method == "umap" and warm_up_umap().is_alive():
+        st.caption("UMAP is compiling its code for this server process (once, up to half a minute).")
     try:
         with st.spinner(f"{method_label} of {len(rows):,} vectors…"):
             coords = coordinates(run, side, method, dims)  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,6 +13,7 @@ import streamlit as st
 from app.components.embedding_job import EmbeddingRun, Side
 from services import projection
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 CACHE_PREFIX = "emb_cache_"
 
@@ -60,3 +63,18 @@ def group_names(run: EmbeddingRun, colour_by: str, cluster_labels: np.ndarray | 
     if colour_by == "cluster" and cluster_labels is not None:
         return [f"cluster {c}" for c in cluster_labels]
     return None
+
+
+def _compile_umap() -> None:
+    try:
+        projection.project(np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32), "umap")
+    except Exception:  # a failed warm-up only means the first real UMAP pays the compilation
+        log.exception("UMAP warm-up failed")
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up_umap() -> threading.Thread:
+    """Compile UMAP's numba code once per process, in the background (6-20 s), before anyone picks UMAP."""
+    thread = threading.Thread(target=_compile_umap, name="umap-warm-up", daemon=True)
+    thread.start()
+    return thread

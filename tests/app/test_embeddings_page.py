@@ -136,6 +136,9 @@ def test_search_lists_the_nearest_texts_with_scores_and_highlights_them(
 
 def test_heatmap_orders_items_by_cluster(local_deployments: dict[str, Deployment]) -> None:
     at = _embed(_page(local_deployments), PASTED)
+    assert not [c for c in at.get("plotly_chart") if _figure(c)["data"][0]["type"] == "heatmap"]  # lazy tab
+    at.session_state["emb_tab"] = "Heatmap"
+    at.run()
     heatmaps = [c for c in at.get("plotly_chart") if _figure(c)["data"][0]["type"] == "heatmap"]
     assert len(heatmaps) == 1
     trace = _figure(heatmaps[0])["data"][0]
@@ -228,6 +231,8 @@ def test_compare_two_deployments_shows_overlap_spearman_and_side_by_side_maps(
     at = _page(deployments)
     at.selectbox(key="emb_compare_with").set_value("toy-bow").run()
     at = _embed(at, PASTED)
+    at.session_state["emb_tab"] = "Compare"
+    at.run()
     assert not at.exception
     labels = {m.label: m.value for m in at.metric}
     overlap = float(labels["Neighbour overlap@7"])
@@ -266,3 +271,18 @@ def test_refused_dimensions_can_be_retried_without_the_option(local_deployments:
     assert at.number_input(key="emb_dimensions").value == 0
     assert any("4 of 4 texts embedded" in m.value for m in at.markdown)
     assert at.session_state["emb_run"].sides[0].params == {}
+
+
+@pytest.mark.parametrize("method", ["UMAP", "t-SNE"])
+def test_nonlinear_projections_plot_every_text(toy: ToyServer, method: str) -> None:
+    at = _embed(_page({"toy-bow": toy_deployment(toy)}), PASTED)
+    at.radio(key="emb_method").set_value(method).run()
+    assert not at.exception
+    assert _points(at.get("plotly_chart")[0]) == len(PASTED)
+
+
+def test_too_few_texts_for_umap_fall_back_to_pca_with_a_message(toy: ToyServer) -> None:
+    at = _embed(_page({"toy-bow": toy_deployment(toy)}), PASTED[:3])
+    at.radio(key="emb_method").set_value("UMAP").run()
+    assert any("UMAP cannot run here" in w.value and "at least 4" in w.value for w in at.warning)
+    assert _points(at.get("plotly_chart")[0]) == 3
