@@ -139,12 +139,12 @@ def render() -> None:
     run = jobs.current_run()
     if run is None:
         return
-    names = " and ".join(f"**{side.deployment.name}**" for side in run.sides)
+    names = " and ".join(f"**{side.deployment.name}**" for side in run.live_sides) or "no deployment"
     st.markdown(f"{int(run.usable.sum()):,} of {len(run.texts):,} texts embedded with {names}.")
     render_failures(run, _retry_missing, _retry_without)
     if not run.usable.any():
         return
-    main_side = run.sides[0]
+    main_side = run.live_sides[0]
     # Lazy tabs: only the open one computes (a t-SNE for the Compare tab should not run while the Map is shown).
     tab_map, tab_heatmap, tab_compare, tab_export = st.tabs(
         ["Map", "Heatmap", "Compare", "Export"], key=TAB_KEY, on_change="rerun"
@@ -157,7 +157,7 @@ def render() -> None:
             render_heatmap(run, main_side)
     if tab_compare.open:
         with tab_compare:
-            if len(run.sides) > 1:
+            if len(run.live_sides) > 1:
                 render_compare(run)
             else:
                 st.info(

@@ -174,9 +174,10 @@ def embed_many(
             for future in done:
                 task = running.pop(future)
                 positions = [i for u in task.indices for i in owners[unique[u]]]
+                if not isinstance(future.exception(), _Cancelled):  # a retry cancelled while waiting sent nothing
+                    state.requests += 1
                 try:
                     answer = future.result()
-                    state.requests += 1
                     rows = _checked_rows(answer, len(task.indices), dims, client.deployment.name)
                 except _Cancelled:
                     continue

@@ -18,7 +18,7 @@ OVERLAP_SAMPLE = 2000
 
 def render_compare(run: EmbeddingRun) -> None:
     """The comparison section for a run with two sides."""
-    first, second = run.sides[0], run.sides[1]
+    first, second = run.live_sides[0], run.live_sides[1]
     rows = usable_rows(run)
     if len(rows) < 3:
         st.info("Comparing needs at least 3 texts embedded by both deployments.")

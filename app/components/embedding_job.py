@@ -53,10 +53,15 @@ class EmbeddingRun:
     sides: list[Side]
 
     @property
+    def live_sides(self) -> list[Side]:
+        """Sides that embedded at least one text (a comparison deployment that refused everything is left out)."""
+        return [side for side in self.sides if side.result.embedded.any()]
+
+    @property
     def usable(self) -> np.ndarray:
-        """Rows embedded by every side: the ones the plots, search and comparison can use."""
-        mask = np.ones(len(self.texts), dtype=bool)
-        for side in self.sides:
+        """Rows embedded by every live side: the ones the plots, search and comparison can use."""
+        mask = np.ones(len(self.texts), dtype=bool) if self.live_sides else np.zeros(len(self.texts), dtype=bool)
+        for side in self.live_sides:
             mask &= side.result.embedded
         return mask
 

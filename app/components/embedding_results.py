@@ -163,9 +163,9 @@ def render_heatmap(run: EmbeddingRun, side: Side) -> None:
 
 def render_export(run: EmbeddingRun) -> None:
     """CSV and Parquet downloads of texts, labels, clusters, coordinates and vectors (built when clicked)."""
-    names = [side.deployment.name for side in run.sides]
+    names = [side.deployment.name for side in run.live_sides]
     name = st.selectbox("Vectors of", names, key="emb_export_side") if len(names) > 1 else names[0]
-    side = run.sides[names.index(name)]
+    side = run.live_sides[names.index(name)]
     view = st.session_state.get("emb_export_view")
     rows = usable_rows(run)
     # Resolved here, in the script thread: the download callables run later, where the session is not reachable.

@@ -286,3 +286,16 @@ def test_too_few_texts_for_umap_fall_back_to_pca_with_a_message(toy: ToyServer) 
     at.radio(key="emb_method").set_value("UMAP").run()
     assert any("UMAP cannot run here" in w.value and "at least 4" in w.value for w in at.warning)
     assert _points(at.get("plotly_chart")[0]) == 3
+
+
+def test_a_comparison_deployment_that_refuses_everything_leaves_the_main_results_usable(
+    local_deployments: dict[str, Deployment], toy: ToyServer
+) -> None:
+    deployments = {"toy-bow": toy_deployment(toy), "smollm2-135m-instruct": local_deployments["smollm2-135m-instruct"]}
+    at = _page(deployments)
+    at.selectbox(key="emb_compare_with").set_value("smollm2-135m-instruct").run()
+    at = _embed(at, PASTED)
+    assert not at.exception
+    assert any(m.value == "**:red[smollm2-135m-instruct offers no text embeddings]**" for m in at.markdown)
+    assert any("8 of 8 texts embedded with **toy-bow**" in m.value for m in at.markdown)
+    assert _points(at.get("plotly_chart")[0]) == 8
