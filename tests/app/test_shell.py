@@ -78,3 +78,15 @@ def test_configuration_error_is_shown_and_the_app_still_runs(app_with_config: Ca
     at = app_with_config('[deployments.bad]\nendpoint = "ftp://nope"\n')
     assert "Configuration problem" in "\n".join(e.value for e in at.sidebar.error)
     assert "bad" in "\n".join(e.value for e in at.sidebar.error)
+
+
+def test_embedded_endpoint_from_the_environment_fills_the_picker(
+    app_with_config: Callable[..., AppTest], local_endpoint_url: str
+) -> None:
+    # What scripts/run.sh (make run) does when nothing is configured.
+    at = app_with_config("", PLAYGROUND_LOCAL_ENDPOINT=local_endpoint_url)
+    assert at.sidebar.selectbox(key="deployment_selected").value == "smollm2-135m-instruct"
+    at.checkbox(key="p_max_tokens_on").check().run()
+    at.number_input(key="p_max_tokens").set_value(3).run()
+    at.chat_input[0].set_value("Hi").run()
+    assert at.chat_message[1].markdown[0].value.strip()
