@@ -57,8 +57,12 @@ def toy_server_process(delay: float) -> Iterator[str]:
         process.join(timeout=10)
 
 
-def throughput(texts: int, delay: float, batch_size: int, concurrency: int) -> dict[str, Any]:
-    """Texts per second one batch at a time versus `concurrency` batches at a time, against the same server."""
+def throughput(texts: int, delay: float, batch_size: int, concurrency: int, encoding: str) -> dict[str, Any]:
+    """Texts per second one batch at a time versus `concurrency` batches at a time, against the same server.
+
+    Both sides use the same `encoding_format`; base64 (the default) keeps the single-threaded Python test server's
+    JSON encoding from becoming the bottleneck that a real endpoint would not be.
+    """
     corpus = [f"benchmark sentence {i} about subject {i % 17}" for i in range(texts)]
     with toy_server_process(delay) as url:
         client = InferenceClient(Deployment(name="bench", endpoint=f"{url}/bench", max_retries=0))
@@ -67,16 +71,18 @@ def throughput(texts: int, delay: float, batch_size: int, concurrency: int) -> d
 
         def one_at_a_time() -> None:
             for start in range(0, texts, batch_size):
-                client.embed(corpus[start : start + batch_size])
+                client.embed(corpus[start : start + batch_size], encoding_format=encoding)
 
         sequential = _timed(one_at_a_time)
-        serial_many = _timed(lambda: embed_many(client, corpus, batch_size=batch_size, concurrency=1))
-        parallel = _timed(lambda: embed_many(client, corpus, batch_size=batch_size, concurrency=concurrency))
+        options = {"batch_size": batch_size, "encoding_format": encoding}
+        serial_many = _timed(lambda: embed_many(client, corpus, concurrency=1, **options))
+        parallel = _timed(lambda: embed_many(client, corpus, concurrency=concurrency, **options))
         client.close()
     return {
         "texts": texts,
         "batch_size": batch_size,
         "delay_s": delay,
+        "encoding_format": encoding,
         "sequential_s": sequential,
         "embed_many_concurrency_1_s": serial_many,
         f"embed_many_concurrency_{concurrency}_s": parallel,
@@ -116,12 +122,16 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.1, help="seconds the server takes per request")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--encoding", choices=["base64", "float"], default="base64", help="encoding_format to ask for")
     parser.add_argument("--quick", action="store_true", help="small projection sizes only")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
-    speed = throughput(args.texts, args.delay, args.batch_size, args.concurrency)
-    print(f"embed_many: {speed['texts']} texts, batches of {speed['batch_size']}, {speed['delay_s']} s per request")
+    speed = throughput(args.texts, args.delay, args.batch_size, args.concurrency, args.encoding)
+    print(
+        f"embed_many: {speed['texts']} texts, batches of {speed['batch_size']}, {speed['delay_s']} s per request,"
+        f" encoding_format={speed['encoding_format']}"
+    )
     for key, value in speed.items():
         if key.endswith("_s") and key != "delay_s":
             print(f"  {key:<34} {value:7.2f} s  ({speed['texts'] / value:8.0f} texts/s)")
