@@ -115,7 +115,7 @@ def get_client(deployment: Deployment) -> InferenceClient:
 def _fetch_info(deployment: Deployment) -> tuple[ModelInfo | InferenceError, float]:
     # A quick probe with its own short-lived client (this runs in worker threads, outside Streamlit's caches):
     # short timeouts and no retries, so one dead endpoint does not hold up the sidebar.
-    probe = deployment.model_copy(update={"max_retries": 0, "connect_timeout": 3.0, "read_timeout": 15.0})
+    probe = deployment.model_copy(update={"max_retries": 0, "connect_timeout": 3.0, "read_timeout": 5.0})
     client = InferenceClient(probe)
     started = time.perf_counter()
     try:

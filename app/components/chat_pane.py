@@ -13,13 +13,15 @@ from app.chat_params import JsonFieldError, ParamValues, build_params
 from app.chat_state import ChatEntry
 from app.components.error_card import render_error, render_filtered_answer
 from app.components.metrics_strip import render_metrics
+from app.stream_pump import StreamPump
 from services.config import Deployment
 from services.images import prepare_images
 from services.transcript import ChatTurn, api_messages
 
 STOP_KEY = "chat_stop"
-# Redraw the growing answer at most this often; each redraw is also where a Stop click is noticed.
-REDRAW_INTERVAL_S = 0.03
+# How often the page looks for new text; a redraw also happens at least every KEEPALIVE_INTERVAL_S.
+POLL_INTERVAL_S = 0.03
+KEEPALIVE_INTERVAL_S = 0.25
 
 
 def _retry() -> None:
@@ -121,10 +123,11 @@ def render_conversation(deployment: Deployment | None, busy: bool) -> None:
 def generate_answer(deployment: Deployment, system_prompt: str, values: ParamValues) -> None:
     """Stream an answer to the conversation into the page, with a Stop button; always keeps what arrived.
 
-    A click on Stop (or on anything else) makes Streamlit stop this run at its next redraw and start a new one.
-    The `finally` block closes the connection and appends the partial answer, marked as stopped, to the
-    conversation list captured up front: once a stop is requested, every st.session_state access raises.
-    The new run waits on the generation lock (see `chat_state.wait_for_generation`) so it shows that answer.
+    A worker thread reads the stream (app.stream_pump) while this run redraws the growing text every few
+    hundredths of a second. A click on Stop (or on anything else) makes Streamlit stop this run at its next redraw
+    and start a new one; the `finally` block then tells the worker to close the connection and appends the partial
+    answer, marked as stopped, to the conversation list captured up front (once a stop is requested, every
+    st.session_state access raises). The new run waits on the generation lock, so it shows that answer.
     """
     conversation = chat_state.entries()
     try:
@@ -135,34 +138,27 @@ def generate_answer(deployment: Deployment, system_prompt: str, values: ParamVal
     messages = api_messages(system_prompt, [entry.turn for entry in conversation])
     client = state.get_client(deployment)
     lock = chat_state.generation_lock()
-    stream = None
-    error: Exception | None = None
-    finished = False
     with st.chat_message("assistant"):
         placeholder = st.empty()
         placeholder.markdown(":gray[…]")
         st.button("Stop", key=STOP_KEY, icon=":material/stop_circle:")
         lock.acquire()
+        pump = StreamPump(lambda: client.stream_chat(messages, **params))
         try:
-            stream = client.stream_chat(messages, **params)
-            last_draw = 0.0
-            for delta in stream:
-                now = time.monotonic()
-                if delta.content and now - last_draw >= REDRAW_INTERVAL_S:
-                    placeholder.markdown(stream.text + " ▌")
-                    last_draw = now
-            finished = True
-        except Exception as err:  # a typed InferenceError, or a bug: either way a card, and the conversation stays
-            error = err
+            shown, last_draw = "", time.monotonic()
+            while not pump.wait(POLL_INTERVAL_S):
+                text, now = pump.text, time.monotonic()
+                # Each redraw is where Streamlit notices Stop, so one happens even while no token arrives.
+                if text != shown or now - last_draw >= KEEPALIVE_INTERVAL_S:
+                    placeholder.markdown((text or ":gray[…]") + " ▌")
+                    shown, last_draw = text, now
         finally:
             try:
-                if stream is not None:
-                    stream.close()
-                    entry = chat_state.entry_from_result(stream.result, deployment.name, error, stopped=not finished)
-                    entry.turn.stopped = stream.result.stopped and error is None
-                else:
-                    entry = ChatEntry(turn=ChatTurn(role="assistant", deployment=deployment.name), error=error)
-                conversation.append(entry)
+                interrupted = not pump.done.is_set()
+                pump.stop()
+                result, error = pump.result(), pump.error
+                stopped = interrupted and error is None
+                conversation.append(chat_state.entry_from_result(result, deployment.name, error, stopped=stopped))
             finally:
                 lock.release()
 
