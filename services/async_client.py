@@ -70,6 +70,7 @@ class AsyncChatStream:
             raise self._planner.transport_error(self._call, exc, partial=assembler.text) from None
         finally:
             self._finished = True
+            self._call.clock.stop()
             await response.aclose()
 
     def __aiter__(self) -> AsyncChatStream:
@@ -92,6 +93,7 @@ class AsyncChatStream:
         """Stop reading and close the connection now."""
         if not self._finished:
             self._assembler.stopped = True
+            self._call.clock.stop()
         self._closing = True
         if self._response is not None:
             await self._response.aclose()

@@ -14,7 +14,7 @@ import httpx
 from services.calls import Call, CallPlanner
 from services.config import Deployment
 from services.errors import StreamInterruptedError
-from services.http import timeout_for
+from services.http import shutdown_socket, timeout_for
 from services.responses import StreamAssembler, json_body, parse_chat, parse_embeddings, parse_info
 from services.retry import RETRY_EXCEPTIONS, RetryPolicy
 from services.schemas import ChatResult, EmbeddingsResult, ImageInput, ModelInfo, StreamDelta
@@ -58,6 +58,7 @@ class ChatStream:
             raise self._planner.transport_error(self._call, exc, partial=assembler.text) from None
         finally:
             self._finished = True
+            self._call.clock.stop()
             self._response.close()
 
     def __iter__(self) -> ChatStream:
@@ -78,9 +79,13 @@ class ChatStream:
 
     def close(self) -> None:
         """Stop reading and close the connection now."""
+        # Set before the shutdown: the reader must see its read fail as a stop, not as a dropped connection.
+        self._closing = True
         if not self._finished:
             self._assembler.stopped = True
-        self._closing = True
+            self._call.clock.stop()
+            # A read blocked in another thread only returns when the socket is shut down under it.
+            shutdown_socket(self._response)
         self._response.close()
         with contextlib.suppress(ValueError):  # another thread is inside next(): it stops at its next chunk
             self._deltas.close()

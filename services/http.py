@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import socket
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -263,3 +265,12 @@ def timeout_for(deployment: Deployment) -> httpx.Timeout:
 def host_of(deployment: Deployment) -> str:
     parts = urlsplit(deployment.endpoint)
     return parts.netloc or deployment.endpoint
+
+
+def shutdown_socket(response: httpx.Response) -> None:
+    """Shut down the socket under a streaming response so that a read blocked in another thread returns at once."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)

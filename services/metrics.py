@@ -26,18 +26,32 @@ def cost(usage: Usage | None, deployment: Deployment) -> float | None:
     )
 
 
-class Stopwatch:
-    """Measures total time and time to first token of one call (monotonic clock)."""
+# Below this many seconds between first and last token, a per-token rate is noise: fall back to the whole call.
+_MIN_GENERATION_WINDOW_S = 0.05
 
-    __slots__ = ("first", "start")
+
+class Stopwatch:
+    """Measures total time, time to first token and time of the last token of one call (monotonic clock)."""
+
+    __slots__ = ("end", "first", "last", "start")
 
     def __init__(self) -> None:
         self.start = time.perf_counter()
         self.first: float | None = None
+        self.last: float | None = None
+        self.end: float | None = None
 
     def mark_first(self) -> None:
+        """Record a generated piece: the first one sets time to first token, every one moves the last-token time."""
+        now = time.perf_counter()
         if self.first is None:
-            self.first = time.perf_counter()
+            self.first = now
+        self.last = now
+
+    def stop(self) -> None:
+        """Freeze the total time (the call ended or was stopped); later reads of the metrics do not grow it."""
+        if self.end is None:
+            self.end = time.perf_counter()
 
     def metrics(
         self,
@@ -49,16 +63,14 @@ class Stopwatch:
         generated: bool = True,
     ) -> Metrics:
         """Metrics now; tokens per second from usage if reported, else estimated from the text (and flagged)."""
-        total = time.perf_counter() - self.start
+        total = (self.end if self.end is not None else time.perf_counter()) - self.start
         ttft = None if self.first is None else self.first - self.start
         tokens_per_s = None
         estimated = False
         if generated:
             tokens = usage.completion_tokens if usage is not None else estimate_tokens(text)
             estimated = usage is None
-            # Generation speed counts from the first token when streaming, else over the whole call.
-            span = total - ttft if ttft is not None and total - ttft > 1e-6 else total
-            tokens_per_s = tokens / span if span > 0 and tokens else (0.0 if span > 0 else None)
+            tokens_per_s = _rate(tokens, total, self.first, self.last)
         return Metrics(
             ttft_s=ttft,
             total_s=total,
@@ -68,3 +80,13 @@ class Stopwatch:
             usage=usage,
             finish_reason=finish_reason,
         )
+
+
+def _rate(tokens: int, total: float, first: float | None, last: float | None) -> float | None:
+    """Generation speed: the tokens after the first over the time between first and last token when streamed
+    (time to first token is latency, not speed), else all tokens over the whole call."""
+    if not tokens:
+        return 0.0 if total > 0 else None
+    if first is not None and last is not None and tokens > 1 and last - first >= _MIN_GENERATION_WINDOW_S:
+        return (tokens - 1) / (last - first)
+    return tokens / total if total > 0 else None

@@ -400,3 +400,36 @@ def test_closing_from_another_thread_stops_the_reader_quietly(fault_server: Faul
     reader.join(timeout=2)
     assert not reader.is_alive() and isinstance(outcome[0], int) and 0 < outcome[0] < 200
     assert stream.result.stopped and stream.text.startswith("w0 w1 ")
+
+
+def test_close_from_another_thread_interrupts_a_read_waiting_for_the_next_token(fault_server: FaultServer) -> None:
+    items = chat_chunks(["first ", "late"])
+    items.insert(2, 10.0)  # the server goes silent for 10 s after the first piece
+    scenario = fault_server.scenario(Reply(sse=items))
+    stream = client_for(scenario).stream_chat(HI)
+    reader = threading.Thread(target=lambda: sum(1 for _ in stream))
+    reader.start()
+    time.sleep(0.3)
+    closed_at = time.perf_counter()
+    stream.close()
+    reader.join(timeout=3)
+    assert not reader.is_alive() and time.perf_counter() - closed_at < 1.0
+    assert stream.text == "first " and stream.result.stopped
+
+
+def test_metrics_of_a_stopped_stream_freeze_and_give_a_sane_rate(fault_server: FaultServer) -> None:
+    pieces = [f"w{i} " for i in range(200)]
+    scenario = fault_server.scenario(Reply(sse=chat_chunks(pieces), chunk_delay=0.02))
+    stream = client_for(scenario).stream_chat(HI)
+    received = 0
+    for delta in stream:
+        received += bool(delta.content)
+        if received == 10:
+            break
+    stream.close()
+    first = stream.result.metrics
+    time.sleep(0.2)
+    again = stream.result.metrics
+    assert again.total_s == first.total_s  # the clock stopped with the stream
+    # About 50 chunks a second arrive; a rate from the first-to-last token window stays near that, far from 1000s.
+    assert first.tokens_estimated and first.tokens_per_s is not None and 5 < first.tokens_per_s < 200
