@@ -137,19 +137,19 @@ def _build(name: str, values: dict[str, Any], source: str, origins: Mapping[str,
         ) from None
 
 
-def _read_file(path: Path, explicit: bool) -> dict[str, dict[str, Any]]:
+def _deployment_tables(path: Path, *, other_tables_allowed: bool) -> dict[str, dict[str, Any]]:
+    """The `[deployments.<name>]` tables of a TOML file, checked for shape; {} when the file does not exist."""
     if not path.exists():
-        if explicit:
-            raise ConfigError(f"{path}: configuration file not found", source=str(path))
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
+        # The parser's message gives line and column only, never the offending text, so no secret leaks here.
         raise ConfigError(f"{path}: not valid TOML: {exc}", source=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read: {exc}", source=str(path)) from None
     unknown = sorted(set(data) - {"deployments"})
-    if unknown:
+    if unknown and not other_tables_allowed:
         raise ConfigError(
             f"{path}: unknown top-level table {unknown[0]!r} (expected [deployments.<name>])",
             source=str(path),
@@ -158,7 +158,6 @@ def _read_file(path: Path, explicit: bool) -> dict[str, dict[str, Any]]:
     tables = data.get("deployments", {})
     if not isinstance(tables, dict):
         raise ConfigError(f"{path}: 'deployments' must be a table", source=str(path), field="deployments")
-    result: dict[str, dict[str, Any]] = {}
     for name, table in tables.items():
         if not isinstance(table, dict):
             raise ConfigError(
@@ -172,6 +171,14 @@ def _read_file(path: Path, explicit: bool) -> dict[str, dict[str, Any]]:
                     deployment=name,
                     field=field,
                 )
+    return tables
+
+
+def _read_file(path: Path, explicit: bool) -> dict[str, dict[str, Any]]:
+    if explicit and not path.exists():
+        raise ConfigError(f"{path}: configuration file not found", source=str(path))
+    result: dict[str, dict[str, Any]] = {}
+    for name, table in _deployment_tables(path, other_tables_allowed=False).items():
         values = dict(table)
         values["key_source"] = "file" if values.get("key") else "none"
         _build(name, values, str(path))  # validates now so the error names the file
@@ -181,28 +188,7 @@ def _read_file(path: Path, explicit: bool) -> dict[str, dict[str, Any]]:
 
 def _read_secrets(path: Path) -> dict[str, dict[str, Any]]:
     """The `[deployments.<name>]` tables of the Streamlit secrets file; other tables hold other secrets."""
-    if not path.exists():
-        return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        # The parser's message gives line and column only, never the offending text, so no secret leaks here.
-        raise ConfigError(f"{path}: not valid TOML: {exc}", source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc}", source=str(path)) from None
-    tables = data.get("deployments", {})
-    if not isinstance(tables, dict) or not all(isinstance(table, dict) for table in tables.values()):
-        raise ConfigError(f"{path}: 'deployments' must hold tables [deployments.<name>]", source=str(path))
-    for name, table in tables.items():
-        for field in ("name", "key_source"):
-            if field in table:
-                raise ConfigError(
-                    f"{path}: deployment {name!r}, field {field!r}: set by the loader, remove it from the file",
-                    source=str(path),
-                    deployment=name,
-                    field=field,
-                )
-    return tables
+    return _deployment_tables(path, other_tables_allowed=True)
 
 
 def _environment_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, tuple[str, str]]]:
