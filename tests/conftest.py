@@ -1,8 +1,15 @@
 """Shared fixtures live in tests/fixtures/ as plugins, one module per real server the tests start."""
 
+import pytest
+
 pytest_plugins = [
     "tests.fixtures.local_endpoint",
     "tests.fixtures.deployments",
     "tests.fixtures.fault_server",
     "tests.fixtures.app_server",
 ]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: the quick checks report first, and a slow browser never holds them up."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
