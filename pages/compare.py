@@ -16,8 +16,8 @@ from streamlit.delta_generator import DeltaGenerator
 from app.components.compare_blind import render_vote
 from app.components.compare_handoff import switch_to_chat_if_requested
 from app.components.compare_metrics import render_metrics_table
-from app.components.compare_pane import SHARED, masked_error, pane_prefix, render_pane
-from app.components.compare_params import current_settings, request_params, settings_inputs
+from app.components.compare_pane import SHARED, masked_error, render_pane
+from app.components.compare_params import request_params, settings_inputs
 from app.components.compare_state import (
     QUERY_PANES,
     ActiveTurn,
@@ -227,11 +227,13 @@ def render() -> None:
     columns = st.columns(len(ordered), gap="small")
     for column, pane in zip(columns, ordered, strict=True):
         with column:
-            placeholder = render_pane(state, pane, labels[pane.uid], deployments, baseline=pane is state.panes[0])
+            placeholder, settings = render_pane(
+                state, pane, labels[pane.uid], deployments, baseline=pane is state.panes[0], shared=shared
+            )
             if placeholder is not None:
                 placeholders[pane.uid] = placeholder
             if not pane.sync:
-                own[pane.uid] = current_settings(pane_prefix(pane.uid))
+                own[pane.uid] = settings
     asked, problems = _pane_settings(state, (shared[0], shared[1]), own)
     for pid, err in problems:
         render_error(err, key=f"settings_{pid}")

@@ -7,12 +7,13 @@ import copy
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from app.chat_params import ParamValues
 from app.components.compare_handoff import prepare_handoff
-from app.components.compare_params import copy_settings, settings_inputs
+from app.components.compare_params import copy_settings, not_sent, settings_inputs
 from app.components.compare_state import CompareState, PaneConfig, sync_query_params
 from app.components.error_card import render_error, render_filtered_answer
 from app.components.metrics_strip import render_metrics
-from app.state import mark_unsupported
+from app.state import mark_unsupported, unsupported_params
 from services.compare import PaneReply
 from services.config import Deployment
 from services.errors import InferenceError
@@ -90,10 +91,27 @@ def render_reply(
             st.caption(f"from {reply.deployment}")
 
 
+def not_sent_caption(deployment: str, values: ParamValues, *, blind_label: str | None = None) -> str | None:
+    """ "not sent here: tools (rejected with 422)": the settings in force this deployment does not support."""
+    left_out = not_sent(values, unsupported_params(deployment))
+    if not left_out:
+        return None
+    text = "not sent here: " + ", ".join(f"{name} ({reason})" for name, reason in left_out.items())
+    # A probe's reason names the deployment: while blind, the pane's label stands in for it.
+    return text.replace(deployment, blind_label) if blind_label else text
+
+
 def render_pane(
-    state: CompareState, pane: PaneConfig, label: str, deployments: dict[str, Deployment], *, baseline: bool
-) -> DeltaGenerator | None:
-    """Draw one pane; return the placeholder for the streaming turn, if one is running."""
+    state: CompareState,
+    pane: PaneConfig,
+    label: str,
+    deployments: dict[str, Deployment],
+    *,
+    baseline: bool,
+    shared: tuple[str, ParamValues],
+) -> tuple[DeltaGenerator | None, tuple[str, ParamValues]]:
+    """Draw one pane; return the placeholder for the streaming turn (if one is running) and the pane's settings
+    (the shared ones, or its own when unsynced)."""
     blind = state.blind and not state.revealed
     prefix = pane_prefix(pane.uid)
     with st.container(border=True, key=f"compare_pane_{pane.uid}"):
@@ -130,9 +148,13 @@ def render_pane(
             on_change=_on_sync_change,
             args=(state, pane.uid),
         )
+        settings = shared
         if not pane.sync:
             with st.expander("Settings for this pane", expanded=False):
-                settings_inputs(prefix)
+                settings = settings_inputs(prefix)
+        caption = not_sent_caption(pane.deployment, settings[1], blind_label=label if blind else None)
+        if caption is not None:
+            st.caption(f":orange[{caption}]")
         placeholder = None
         active_index = state.active.index if state.active is not None else None
         for index, turn in enumerate(state.turns):
@@ -148,7 +170,7 @@ def render_pane(
             elif index != active_index:
                 st.caption("this pane was not part of this turn")
         _continue_button(state, pane.uid)
-        return placeholder
+        return placeholder, settings
 
 
 def _continue_button(state: CompareState, uid: str) -> None:

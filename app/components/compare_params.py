@@ -6,10 +6,11 @@ from typing import Any
 
 import streamlit as st
 
-from app.chat_params import JsonFieldError, ParamValues, build_params
+from app.chat_params import JSON_SCHEMA_PARAM, JsonFieldError, ParamValues, build_params, parse_stop_sequences
 
 _SAVED = "compare.saved_settings"
 FORMATS = ("default", "text", "json_object", "json_schema")
+EXTRA_MODES = ("pass-through", "drop", "error")
 DEFAULT_MAX_TOKENS = 256
 # Widget name -> default value; the widgets' session_state keys are f"{prefix}.{name}".
 FIELDS: dict[str, Any] = {
@@ -18,11 +19,18 @@ FIELDS: dict[str, Any] = {
     "top_p": None,
     "max_tokens": DEFAULT_MAX_TOKENS,
     "seed": None,
+    "presence_penalty": None,
+    "frequency_penalty": None,
+    "stop": "",
     "format": "default",
     "json_schema": "",
     "tools": "",
     "tool_choice": "auto",
+    "model_extras": "",
+    "extra_parameters": "pass-through",
 }
+# Request parameters that are only ever left out together with another one (named instead).
+_FOLLOWERS = ("tool_choice", "extra_parameters")
 
 
 def copy_settings(source_prefix: str, target_prefix: str) -> None:
@@ -57,6 +65,13 @@ def settings_inputs(prefix: str) -> tuple[str, ParamValues]:
     cols[1].number_input("Top p", min_value=0.0, max_value=1.0, step=0.05, key=f"{prefix}.top_p")
     cols[2].number_input("Max tokens", min_value=1, max_value=32768, step=16, key=f"{prefix}.max_tokens")
     cols[3].number_input("Seed", min_value=0, step=1, key=f"{prefix}.seed", placeholder="none")
+    cols = st.columns(2)
+    for col, name, label in (
+        (cols[0], "presence_penalty", "Presence penalty"),
+        (cols[1], "frequency_penalty", "Frequency penalty"),
+    ):
+        col.number_input(label, min_value=-2.0, max_value=2.0, step=0.1, key=f"{prefix}.{name}", placeholder="default")
+    st.text_area("Stop sequences, one per line", key=f"{prefix}.stop", height=68, placeholder="optional")
     fmt = st.selectbox(
         "Response format", FORMATS, key=f"{prefix}.format", help="json_object is JSON mode; json_schema needs a schema"
     )
@@ -67,8 +82,25 @@ def settings_inputs(prefix: str) -> tuple[str, ParamValues]:
     )
     if tools.strip():
         st.text_input("Tool choice", key=f"{prefix}.tool_choice", help="auto, none, required, or a function name")
+    extras = st.text_area(
+        "model_extras (JSON object of parameters the API does not define)",
+        key=f"{prefix}.model_extras",
+        height=68,
+        placeholder='optional, e.g. {"top_k": 40}',
+    )
+    if extras.strip():
+        st.selectbox(
+            "extra-parameters",
+            EXTRA_MODES,
+            key=f"{prefix}.extra_parameters",
+            help="What the endpoint does with parameters the API does not define.",
+        )
     _remember(prefix)
     return current_settings(prefix)
+
+
+def _number(value: Any, kind: type[int] | type[float]) -> Any:
+    return kind(value) if value is not None else None
 
 
 def current_settings(prefix: str) -> tuple[str, ParamValues]:
@@ -76,16 +108,21 @@ def current_settings(prefix: str) -> tuple[str, ParamValues]:
     get = st.session_state.get
     fmt = get(f"{prefix}.format") or "default"
     tools = get(f"{prefix}.tools") or ""
-    max_tokens, seed = get(f"{prefix}.max_tokens"), get(f"{prefix}.seed")
+    extras = get(f"{prefix}.model_extras") or ""
     values = ParamValues(
         temperature=get(f"{prefix}.temperature"),
         top_p=get(f"{prefix}.top_p"),
-        max_tokens=int(max_tokens) if max_tokens is not None else None,
-        seed=int(seed) if seed is not None else None,
+        max_tokens=_number(get(f"{prefix}.max_tokens"), int),
+        presence_penalty=_number(get(f"{prefix}.presence_penalty"), float),
+        frequency_penalty=_number(get(f"{prefix}.frequency_penalty"), float),
+        stop=parse_stop_sequences(get(f"{prefix}.stop") or ""),
+        seed=_number(get(f"{prefix}.seed"), int),
         response_format=None if fmt == "default" else fmt,
         json_schema=get(f"{prefix}.json_schema") or "",
         tools=tools,
         tool_choice=(get(f"{prefix}.tool_choice") or "auto").strip() if tools.strip() else None,
+        model_extras=extras,
+        extra_parameters=(get(f"{prefix}.extra_parameters") or "pass-through") if extras.strip() else None,
     )
     return get(f"{prefix}.system") or "", values
 
@@ -96,3 +133,30 @@ def request_params(values: ParamValues, unsupported: dict[str, str]) -> tuple[di
         return build_params(values, set(unsupported)), None
     except JsonFieldError as err:
         return {}, err
+
+
+def not_sent(values: ParamValues, unsupported: dict[str, str]) -> dict[str, str]:
+    """The settings in force that build_params leaves out for this deployment: param -> reason.
+
+    A key of model_extras is named on its own; json_schema refused while JSON mode works is named
+    "response_format (json_schema)". Nothing is named while an editor holds invalid JSON (its card says so).
+    """
+    if not unsupported:
+        return {}
+    try:
+        wanted, sent = build_params(values), build_params(values, set(unsupported))
+    except JsonFieldError:
+        return {}
+    left_out: dict[str, str] = {}
+    for name in wanted:
+        if name in sent or name in _FOLLOWERS:
+            continue
+        if name in unsupported:
+            left_out[name] = unsupported[name]
+        elif name == "response_format" and JSON_SCHEMA_PARAM in unsupported:
+            left_out["response_format (json_schema)"] = unsupported[JSON_SCHEMA_PARAM]
+    kept_extras = sent.get("model_extras", {})
+    for name in wanted.get("model_extras", {}):
+        if name not in kept_extras and name in unsupported and "model_extras" not in left_out:
+            left_out[name] = unsupported[name]
+    return left_out
