@@ -151,16 +151,17 @@ def _export_names(state: CompareState) -> dict[str, str]:
 
 
 def _pane_settings(
-    state: CompareState, shared: tuple[str, dict[str, Any]], own: dict[str, tuple[str, Any]]
-) -> tuple[dict[str, tuple[str, dict[str, Any]]], list[tuple[str, Exception]]]:
-    """What each pane will be asked with, and the editor mistakes that block sending."""
+    state: CompareState, shared: tuple[str, Any], own: dict[str, tuple[str, Any]]
+) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Exception]]:
+    """What each pane will be asked with, and the editor mistakes that block sending: SHARED or a pane id -> error
+    (a mistake in the shared settings is named once, not once per synced pane)."""
     asked: dict[str, tuple[str, dict[str, Any]]] = {}
-    problems: list[tuple[str, Exception]] = []
+    problems: dict[str, Exception] = {}
     for pane in state.panes:
         system, values = own.get(pane.uid, shared)
         params, err = request_params(values, unsupported_params(pane.deployment))
         if err is not None:
-            problems.append((pane.uid, err))
+            problems[pane.uid if pane.uid in own else SHARED] = err
         asked[pane.uid] = (system, params)
     return asked, problems
 
@@ -235,8 +236,10 @@ def render() -> None:
             if not pane.sync:
                 own[pane.uid] = settings
     asked, problems = _pane_settings(state, (shared[0], shared[1]), own)
-    for pid, err in problems:
-        render_error(err, key=f"settings_{pid}")
+    for source, err in problems.items():
+        if source != SHARED:
+            st.caption(f"In the settings of the pane **{labels[source]}**:")
+        render_error(err, key="settings_shared" if source == SHARED else f"settings_{source}")
 
     baseline = None if state.blind and not state.revealed else state.panes[0].uid
     render_metrics_table(state.turns, [p.uid for p in ordered], labels, baseline)

@@ -113,11 +113,18 @@ def test_an_unsynced_pane_sends_its_own_stop_and_model_extras(servers):
 
 
 def test_invalid_model_extras_json_blocks_sending_and_names_the_position(servers):
-    at = page(servers, "fast,slow")
+    at = page(servers, "fast,slow,fast")
     at.toggle(key="compare.p2.sync").set_value(False).run()
+    at.text_area(key="compare.shared.model_extras").input('{"top_k": 7,}').run()
+    errors = [m.value for m in at.markdown if m.value.startswith("model_extras:")]
+    # Two panes follow the shared settings: their mistake is named once.
+    assert errors == ["model_extras: Expecting property name enclosed in double quotes at line 1, column 13."]
+    assert at.chat_input(key="compare.input").disabled
+    at.text_area(key="compare.shared.model_extras").input("").run()
+    assert not at.chat_input(key="compare.input").disabled
     at.text_area(key="compare.p2.model_extras").input('{"top_k": 7,}').run()
-    errors = [m.value for m in at.markdown if "model_extras" in m.value]
-    assert any("at line 1, column 13" in e for e in errors), errors
+    assert any("at line 1, column 13" in m.value for m in at.markdown)
+    assert "In the settings of the pane **slow**:" in [c.value for c in at.caption]
     assert at.chat_input(key="compare.input").disabled
     at.text_area(key="compare.p2.model_extras").input("[1, 2]").run()
     assert any("model_extras: expected an object" in m.value for m in at.markdown)

@@ -169,11 +169,25 @@ def test_the_url_follows_every_change_and_opens_the_same_comparison(page, compar
     shared.context.close()
 
 
-def test_clicking_inside_a_pane_sends_nothing(page, compare_app):
+def test_clicking_inside_a_pane_sends_nothing_and_model_extras_reach_the_request(page, compare_app):
     server, scenarios = compare_app
     open_compare(page, server, "alpha,gamma")
+    page.get_by_text("Shared system prompt and parameters").click()
+    extras = page.get_by_label("model_extras (JSON object of parameters the API does not define)")
+    extras.fill('{"top_k": 2')
+    extras.press("Control+Enter")
+    card = page.locator(".st-key-errcard_settings_shared")
+    card.wait_for()
+    assert "line 1, column 12" in card.inner_text()
+    assert page.get_by_test_id("stChatInputTextArea").is_disabled()
+    screenshot(page, "compare-settings-bad-json")
+    extras.fill('{"top_k": 2}')
+    extras.press("Control+Enter")
+    card.wait_for(state="detached")
     send(page, "exactly once")
     wait_until_idle(page)
+    last_chat = [r for r in scenarios["alpha"].requests if r.path.endswith("/chat/completions")][-1]
+    assert last_chat.json()["top_k"] == 2 and last_chat.headers["extra-parameters"] == "pass-through"
     sent = chat_requests(scenarios["alpha"]), chat_requests(scenarios["gamma"])
     toggle = pane(page, "p1").get_by_text("Sync settings")
     toggle.click()
