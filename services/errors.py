@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import datetime
+import email.utils
 import json
 import re
 from collections.abc import Mapping
@@ -63,11 +65,17 @@ class MalformedResponseError(InferenceError):
 
 
 class UnsupportedParameterError(InvalidRequestError):
-    """The deployment rejects one request parameter; `param` is the top-level body key, `value` what was sent."""
+    """The deployment rejects one request parameter; `param` is the top-level body key, `value` what was sent.
 
-    def __init__(self, message: str, *, param: str, value: Any = None, **kwargs: Any) -> None:
+    `invalid_value` is True when the parameter is known but this value is not accepted (out of range, wrong type):
+    the deployment supports the parameter, so it must not be remembered as unsupported."""
+
+    def __init__(
+        self, message: str, *, param: str, value: Any = None, invalid_value: bool = False, **kwargs: Any
+    ) -> None:
         self.param = param
         self.value = value
+        self.invalid_value = invalid_value
         super().__init__(message, **kwargs)
 
 
@@ -136,7 +144,8 @@ _PARAM_CODES = {"parameter_not_supported", "unsupported_parameter", "unsupported
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """The wait a 429/503 asks for: `retry-after-ms`, `x-ms-retry-after-ms`, then `Retry-After` (seconds)."""
+    """The wait a 429/503 asks for: `retry-after-ms`, `x-ms-retry-after-ms`, then `Retry-After` (seconds or an
+    HTTP date, which counts from now; a date already past means no wait)."""
     for name, scale in (("retry-after-ms", 1000.0), ("x-ms-retry-after-ms", 1000.0), ("retry-after", 1.0)):
         raw = headers.get(name)
         if raw is None:
@@ -144,10 +153,24 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
         try:
             value = float(raw) / scale
         except ValueError:
-            continue  # an HTTP-date Retry-After is rare here; the backoff applies instead
+            if name != "retry-after":
+                continue
+            value = _seconds_until(raw)
+            if value is None:
+                continue
         if value >= 0:
             return value
     return None
+
+
+def _seconds_until(http_date: str) -> float | None:
+    try:
+        when = email.utils.parsedate_to_datetime(http_date)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
 
 
 def _body_json(text: str) -> Any:
@@ -166,15 +189,16 @@ def _param_from_loc(loc: Any) -> str | None:
     return parts[0]
 
 
-def _unsupported_from_detail(detail: Any, sent: Mapping[str, Any]) -> tuple[str, Any, str] | None:
-    """(param, value, message) from a 422 `detail` object or list, or the 400 "Extra parameters" string."""
+def _unsupported_from_detail(detail: Any, sent: Mapping[str, Any]) -> tuple[str, Any, str, str | None] | None:
+    """(param, value, message, item type) from a 422 `detail` object or list, or the 400 "Extra parameters" string."""
     items = detail if isinstance(detail, list) else [detail]
     for item in items:
         if isinstance(item, dict):
             param = _param_from_loc(item.get("loc"))
             if param:
                 value = item.get("input", sent.get(param))
-                return param, value, str(item.get("msg") or "")
+                kind = item.get("type")
+                return param, value, str(item.get("msg") or ""), kind if isinstance(kind, str) else None
         elif isinstance(item, str):
             match = _EXTRA_PARAMS.search(item)
             if match:
@@ -183,7 +207,7 @@ def _unsupported_from_detail(detail: Any, sent: Mapping[str, Any]) -> tuple[str,
                 except (ValueError, SyntaxError):
                     names = [match.group(1).strip("[]'\" ")]
                 if names:
-                    return str(names[0]), sent.get(str(names[0])), item
+                    return str(names[0]), sent.get(str(names[0])), item, "extra_forbidden"
     return None
 
 
@@ -254,10 +278,20 @@ def error_from_response(
         found = _unsupported_from_detail(detail, sent) if detail is not None else None
         if found is None and payload.get("param") and str(code).lower() in _PARAM_CODES:
             param = str(payload["param"])
-            found = (param, sent.get(param), message)
+            found = (param, sent.get(param), message, None)
         if found is not None:
-            param, value, why = found
+            param, value, why, kind = found
             shown = f" (value {value!r})" if value is not None else ""
+            # Known codes say "not supported"; anything else (invalid_input, less_than_equal, ...) is a bad value.
+            unsupported = str(code).lower() in _PARAM_CODES or kind is None or kind.lower() in _PARAM_CODES
+            if not unsupported:
+                return UnsupportedParameterError(
+                    f"does not accept the value of parameter {param!r}{shown}: {why or message}",
+                    param=param,
+                    value=value,
+                    invalid_value=True,
+                    **common,
+                )
             return UnsupportedParameterError(
                 f"does not support parameter {param!r}{shown}: {message or why}", param=param, value=value, **common
             )

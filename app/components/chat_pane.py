@@ -11,6 +11,7 @@ import streamlit as st
 from app import chat_state, state
 from app.chat_params import JsonFieldError, ParamValues, build_params
 from app.chat_state import ChatEntry
+from app.components import param_panel
 from app.components.error_card import render_error, render_filtered_answer
 from app.components.metrics_strip import render_metrics
 from app.stream_pump import StreamPump
@@ -29,10 +30,13 @@ def _retry() -> None:
     chat_state.request_generation()
 
 
-def _retry_without(deployment_name: str, param: str) -> None:
+def _retry_without(deployment_name: str, invalid_value: bool, param: str) -> None:
     if param == "messages":
         # Refused message content (images for a text-only model): drop the attachments, keep the words.
         chat_state.strip_images()
+    elif invalid_value:
+        # The deployment knows the parameter, only this value was refused: switch the control off, remember nothing.
+        param_panel.switch_off(param)
     else:
         state.mark_unsupported(deployment_name, param, "rejected with 422 (parameter not supported)")
     _retry()
@@ -97,10 +101,11 @@ def _render_assistant(entry: ChatEntry, index: int, is_last: bool, deployment: D
             actionable = is_last and not busy
             # The deployment that refused the parameter is remembered, even if the picker changed since.
             refused_by = entry.turn.deployment or (deployment.name if deployment else "")
+            invalid = bool(getattr(entry.error, "invalid_value", False))
             render_error(
                 entry.error,
                 key=str(index),
-                on_retry_without=functools.partial(_retry_without, refused_by) if actionable else None,
+                on_retry_without=functools.partial(_retry_without, refused_by, invalid) if actionable else None,
                 on_retry=_retry if actionable else None,
             )
         answered_by = state.all_deployments().get(entry.turn.deployment or "", deployment)

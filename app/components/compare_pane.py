@@ -80,7 +80,10 @@ def render_reply(
                 masked_error(reply.error, reply.deployment, blind_label),
                 key=key,
                 # Marking the parameter only changes the next turn: clicking here sends nothing.
-                on_retry_without=lambda param: mark_unsupported(reply.deployment, param, "rejected with 422"),
+                # A refused value is not a missing feature: only unsupported parameters are remembered.
+                on_retry_without=None
+                if getattr(reply.error, "invalid_value", False)
+                else lambda param: mark_unsupported(reply.deployment, param, "rejected with 422"),
             )
         if reply.metrics is not None and reply.metrics.finish_reason == "content_filter":
             render_filtered_answer(None, key=key)

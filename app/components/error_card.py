@@ -50,6 +50,12 @@ def describe_error(err: BaseException) -> tuple[str, str]:
             f"{err.deployment} does not accept `{err.value}` content",
             f"The deployment reads only some kinds of message content: {err.message}",
         )
+    if isinstance(err, UnsupportedParameterError) and err.invalid_value:
+        return (
+            f"{err.deployment} does not accept this value of `{err.param}`",
+            f"The deployment supports `{err.param}` but rejected the value `{_value_text(err.value)}`: {err.message}. "
+            "Change the value, or retry with the parameter switched off.",
+        )
     if isinstance(err, UnsupportedParameterError):
         return (
             f"{err.deployment} does not support `{err.param}`",

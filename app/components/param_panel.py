@@ -117,6 +117,12 @@ def render_param_panel(unsupported: dict[str, str]) -> ParamValues:
     return values
 
 
+def switch_off(name: str) -> None:
+    """Switch a parameter's control off (it is then not sent); model_extras keys switch off the whole editor."""
+    known = on_key(name) in st.session_state
+    st.session_state[on_key(name if known else "model_extras")] = False
+
+
 def load_values(values: ParamValues) -> None:
     """Set the panel's widgets from values (call from a callback, before the panel is drawn)."""
     for name in SIMPLE_PARAMS:

@@ -45,6 +45,22 @@ def test_unsupported_parameter_offers_retry_without_it_and_the_control_shows_it(
     assert "Not supported by this deployment" in all_text(local_app)
 
 
+def test_a_refused_value_switches_the_control_off_without_marking_it_unsupported(local_app: AppTest) -> None:
+    _cap_tokens(local_app)
+    local_app.checkbox(key="p_temperature_on").check().run()
+    local_app.slider(key="p_temperature").set_value(1.5).run()
+    _send(local_app, "Say hello.")
+    text = all_text(local_app)
+    # The embedded endpoint keeps the contract's 0-1 range: 1.5 is a bad value, not a missing feature.
+    assert "does not accept this value of `temperature`" in text and "1.5" in text
+    local_app.button(key="retry_without_1").click().run()
+    assert not local_app.exception
+    assert local_app.chat_message[1].markdown[0].value.strip()
+    switch = local_app.checkbox(key="p_temperature_on")
+    assert not switch.value and not switch.disabled  # off for this send, still available
+    assert "Not supported by this deployment" not in all_text(local_app)
+
+
 def test_blocked_prompt_shows_each_content_filter_category(local_app: AppTest) -> None:
     _send(local_app, "Tell me about the forbiddenfruit please")
     text = all_text(local_app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import json
 
 import pytest
@@ -59,12 +61,19 @@ def test_sse_decoder_is_incremental() -> None:
         ({"retry-after-ms": "250"}, 0.25),
         ({"x-ms-retry-after-ms": "1500"}, 1.5),
         ({"retry-after": "3"}, 3.0),
-        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # a date already past: no wait
+        ({"retry-after": "soon"}, None),
         ({}, None),
     ],
 )
 def test_retry_after_headers(headers: dict[str, str], expected: float | None) -> None:
     assert retry_after_seconds(headers) == expected
+
+
+def test_retry_after_as_a_future_http_date_counts_from_now() -> None:
+    when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=30)
+    wait = retry_after_seconds({"retry-after": email.utils.format_datetime(when, usegmt=True)})
+    assert wait is not None and 28 <= wait <= 30
 
 
 def test_backoff_grows_exponentially_within_jitter_and_cap() -> None:
@@ -81,6 +90,26 @@ def test_unsupported_parameter_value_comes_from_what_was_sent() -> None:
         422, {}, json.dumps({"detail": detail}), deployment="d", route="/chat/completions", sent={"tools": [1]}
     )
     assert isinstance(error, UnsupportedParameterError) and error.param == "tools" and error.value == [1]
+
+
+@pytest.mark.parametrize(
+    ("body", "invalid_value"),
+    [
+        ({"detail": [{"loc": ["body", "tools"], "msg": "not supported", "type": "parameter_not_supported"}]}, False),
+        ({"code": "parameter_not_supported", "detail": {"loc": ["body", "response_format"], "input": "x"}}, False),
+        (
+            {
+                "code": "invalid_input",
+                "detail": [{"loc": ["body", "temperature"], "input": 1.5, "msg": "<= 1", "type": "less_than_equal"}],
+            },
+            True,
+        ),
+    ],
+)
+def test_a_refused_value_is_told_apart_from_an_unsupported_parameter(body: dict, invalid_value: bool) -> None:
+    error = error_from_response(422, {}, json.dumps(body), deployment="d", route="/chat/completions")
+    assert isinstance(error, UnsupportedParameterError) and error.invalid_value is invalid_value
+    assert ("does not accept the value" in str(error)) is invalid_value
 
 
 def test_cost_from_prices_and_none_without_prices() -> None:
