@@ -265,8 +265,8 @@ def test_client_disconnect_stops_generation_within_a_second(local_endpoint_url: 
         closed = time.perf_counter()
     # 1500 tokens take many seconds; the model must be free again about a second after the client left.
     while httpx.get(f"{local_endpoint_url}/health", params={"ready": 1}).json()["busy"][CHAT]:
-        # One second as the issue asks, plus room for a loaded CI machine's scheduling and for the polling itself.
-        assert time.perf_counter() - closed < 2.0, "generation went on after the client disconnected"
+        # One second, as the issue asks (measured on an idle machine: about 0.05 s).
+        assert time.perf_counter() - closed < 1.0, "generation went on after the client disconnected"
         time.sleep(0.05)
     quick = _post(local_endpoint_url, {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1})
     assert quick.status_code == 200
