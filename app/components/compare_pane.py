@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -51,9 +49,12 @@ def masked_error(err: Exception, deployment: str, label: str | None) -> Exceptio
     """While blind, the same error with the deployment's name replaced by the pane's label."""
     if label is None or not isinstance(err, InferenceError):
         return err
-    masked = copy.copy(err)
+    # Not copy.copy: it calls the constructor again, which fails for errors with keyword-only fields (route, host).
+    masked = type(err).__new__(type(err))
+    masked.__dict__.update(err.__dict__)
     masked.deployment = label
     masked.message = err.message.replace(deployment, label)
+    masked.args = (str(masked),)
     return masked
 
 

@@ -219,3 +219,25 @@ def test_new_conversation_keeps_the_panes_and_the_session_tally(deployments):
     state = at.session_state["compare.state"]
     assert state.turns == [] and [p.deployment for p in state.panes] == ["fast", "slow"]
     assert state.tally() == {"tie": 1}
+
+
+@pytest.mark.parametrize("failure", ["no_chat_route", "closed_port"])
+def test_blind_mode_shows_the_card_of_an_error_with_required_fields_under_the_label(deployments, fault_server, failure):
+    """Errors whose constructors need keyword fields (route, host/reason) must be maskable, not crash the page."""
+    if failure == "no_chat_route":
+        scenario = fault_server.scenario(Reply(status=404, json={"error": {"code": "NotFound", "message": "no"}}))
+        endpoint, expected = scenario.endpoint, "offers no chat"
+    else:
+        from tests.fixtures.local_endpoint import free_port
+
+        endpoint, expected = f"http://127.0.0.1:{free_port()}", "Cannot reach"
+    deployments["deployments"]["broken"] = Deployment(name="broken", endpoint=endpoint, max_retries=0)
+    at = page(deployments, "fast,broken")
+    at.toggle(key="compare.blind").set_value(True).run()
+    at.chat_input(key="compare.input").set_value("hi").run()
+    assert not at.exception, at.exception
+    state = at.session_state["compare.state"]
+    label = next(label for uid, label in state.labels().items() if state.pane(uid).deployment == "broken")
+    texts = pane_texts(at) + [c.value for c in at.caption]
+    assert any(expected in t and label in t for t in texts), texts
+    assert not any("broken" in t for t in texts), "the failing deployment's name leaked in blind mode"
