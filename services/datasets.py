@@ -67,15 +67,17 @@ def read_table(data: bytes, filename: str) -> pd.DataFrame:
     name = filename.lower()
     try:
         if name.endswith(".csv") or name.endswith(".tsv"):
-            frame = pd.read_csv(
-                io.BytesIO(data), dtype=str, keep_default_na=False, sep="\t" if name.endswith(".tsv") else ","
-            )
+            sep = "\t" if name.endswith(".tsv") else _csv_separator(data)
+            frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, sep=sep)
         elif name.endswith((".jsonl", ".ndjson", ".json")):
-            frame = _read_jsonl(data)
+            frame = _read_jsonl(data, array_allowed=name.endswith(".json"))
         else:
             raise DatasetError(f"{filename}: use a .csv, .tsv or .jsonl file")
     except UnicodeDecodeError as exc:
-        raise DatasetError(f"{filename}: the file is not UTF-8 text ({exc.reason})") from None
+        raise DatasetError(
+            f"{filename}: the file is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 "
+            "(in Excel: CSV UTF-8) and upload it again"
+        ) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DatasetError(f"{filename}: cannot read it as a table ({' '.join(str(exc).split())})") from None
     if frame.empty or not len(frame.columns):
@@ -84,9 +86,20 @@ def read_table(data: bytes, filename: str) -> pd.DataFrame:
     return frame
 
 
-def _read_jsonl(data: bytes) -> pd.DataFrame:
+def _csv_separator(data: bytes) -> str:
+    """`;` or `|` when the header line uses it and has no comma (spreadsheets in many locales export `;`), else `,`."""
+    header = data[:4096].split(b"\n", 1)[0]
+    if b"," in header:
+        return ","
+    return next((sep for sep in (";", "|", "\t") if sep.encode() in header), ",")
+
+
+def _read_jsonl(data: bytes, *, array_allowed: bool = False) -> pd.DataFrame:
+    text = data.decode("utf-8-sig")
+    if array_allowed and text.lstrip().startswith("["):
+        return _read_json_array(text)
     rows = []
-    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -95,6 +108,22 @@ def _read_jsonl(data: bytes) -> pd.DataFrame:
             raise DatasetError(f"line {number} is not valid JSON ({exc.msg})") from None
         if not isinstance(row, dict):
             raise DatasetError(f"line {number} is not a JSON object")
+        rows.append({key: "" if value is None else _as_text(value) for key, value in row.items()})
+    return pd.DataFrame(rows).fillna("")
+
+
+def _read_json_array(text: str) -> pd.DataFrame:
+    """A `.json` file holding one array of objects (what most tools write), read like JSONL."""
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"line {exc.lineno} is not valid JSON ({exc.msg})") from None
+    if not isinstance(items, list):
+        raise DatasetError("the JSON is not an array of objects")
+    rows = []
+    for number, row in enumerate(items, start=1):
+        if not isinstance(row, dict):
+            raise DatasetError(f"item {number} of the JSON array is not an object")
         rows.append({key: "" if value is None else _as_text(value) for key, value in row.items()})
     return pd.DataFrame(rows).fillna("")
 

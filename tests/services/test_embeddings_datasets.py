@@ -49,6 +49,31 @@ def test_jsonl_upload_reads_objects_and_names_a_bad_line() -> None:
         datasets.read_table(b'{"text": "ok"}\n{"text": broken\n', "rows.jsonl")
 
 
+def test_semicolon_separated_csv_is_split_into_its_columns() -> None:
+    raw = "\ufefftext;label\ncafé crème;food\nsemi, with comma;x\n".encode()
+    frame = datasets.read_table(raw, "excel.csv")
+    found = datasets.dataset_from_table(frame, "text", "label")
+    assert found.texts == ["café crème", "semi, with comma"] and found.labels == ["food", "x"]
+
+
+def test_comma_csv_with_semicolons_in_texts_keeps_commas_as_separator() -> None:
+    frame = datasets.read_table(b'text,label\n"a; b",x\n', "t.csv")
+    assert list(frame.columns) == ["text", "label"] and frame["text"].tolist() == ["a; b"]
+
+
+def test_json_file_holding_an_array_of_objects_is_read_like_jsonl() -> None:
+    raw = b'[\n  {"text": "alpha", "label": "x"},\n  {"text": "beta", "label": null}\n]\n'
+    found = datasets.dataset_from_table(datasets.read_table(raw, "rows.json"), "text", "label")
+    assert found.texts == ["alpha", "beta"] and found.labels == ["x", ""]
+    with pytest.raises(DatasetError, match="item 2 of the JSON array is not an object"):
+        datasets.read_table(b'[{"text": "a"}, 3]', "rows.json")
+
+
+def test_non_utf8_file_error_says_how_to_fix_it() -> None:
+    with pytest.raises(DatasetError, match=r"latin1\.csv: the file is not UTF-8 .*save it as UTF-8"):
+        datasets.read_table("text\ncafé\n".encode("latin-1"), "latin1.csv")
+
+
 @pytest.mark.parametrize(
     ("raw", "name", "message"),
     [
