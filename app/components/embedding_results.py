@@ -56,7 +56,9 @@ def render_failures(
             if number >= 4:
                 st.caption(f"… and {len(result.failures) - 5} more failed batches.")
                 break
-        st.caption(f"The other {len(run.texts) - len(missing):,} vectors of {name} are kept and used below.")
+        # After a plain cancel nothing failed, so the kept vectors are not "the other" ones.
+        other = "" if result.cancelled and not result.failures else "other "
+        st.caption(f"The {other}{len(run.texts) - len(missing):,} vectors of {name} are kept and used below.")
     if any(side.result.missing_indices for side in run.sides) and not any(side.result.fatal for side in run.sides):
         st.button("Retry the missing texts", key="emb_retry_missing", on_click=on_retry)
 

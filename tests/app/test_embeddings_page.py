@@ -222,6 +222,8 @@ def test_cancel_stops_the_job_and_keeps_what_arrived(toy: ToyServer) -> None:
     assert not at.exception
     assert any("Cancelled" in i.value for i in at.info)
     assert toy.state.requests < len(PASTED)
+    kept = [c.value for c in at.caption if "are kept" in c.value]
+    assert kept and not any("other" in c for c in kept), kept  # nothing failed, so no "other" vectors
 
 
 def test_compare_two_deployments_shows_overlap_spearman_and_side_by_side_maps(
