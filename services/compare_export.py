@@ -112,7 +112,11 @@ def export_html(
             if reply.status == "stopped":
                 parts.append("<p class='muted'>stopped</p>")
             if reply.error is not None:
-                parts.append(f"<p class='error'>{_esc(reply.error)}</p>")
+                shown, error_text = names.get(pid, reply.deployment), str(reply.error)
+                if reply.deployment and reply.deployment not in shown:
+                    # While blind the reader sees only the label: the error must not name the deployment either.
+                    error_text = error_text.replace(reply.deployment, shown)
+                parts.append(f"<p class='error'>{_esc(error_text)}</p>")
             settings: dict[str, Any] = {"system": reply.system_prompt, **reply.params}
             parts.append(
                 f"<details><summary class='muted'>Parameters</summary><pre>"

@@ -241,3 +241,18 @@ def test_blind_mode_shows_the_card_of_an_error_with_required_fields_under_the_la
     texts = pane_texts(at) + [c.value for c in at.caption]
     assert any(expected in t and label in t for t in texts), texts
     assert not any("broken" in t for t in texts), "the failing deployment's name leaked in blind mode"
+
+
+def test_blind_export_names_a_failing_pane_by_its_label_only(deployments):
+    from pages.compare import _export_names
+    from services.compare_export import export_html
+
+    at = page(deployments, "fast,bad")
+    at.toggle(key="compare.blind").set_value(True).run()
+    at.chat_input(key="compare.input").set_value("hi").run()
+    state = at.session_state["compare.state"]
+    names = _export_names(state)
+    html = export_html(state.turns, list(names), names, deployments["deployments"])
+    bad_label = next(label for uid, label in state.labels().items() if state.pane(uid).deployment == "bad")
+    assert f"{bad_label}: " in html, "the failing pane's error is missing from the export"
+    assert "bad:" not in html and ">bad<" not in html, "the failing deployment's name leaked into a blind export"
