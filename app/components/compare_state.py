@@ -79,7 +79,14 @@ class CompareState:
         """Pane id -> the name shown: the deployment, or "Model A/B/C/D" while blind and not revealed."""
         if self.blind and not self.revealed:
             return blind_labels([p.uid for p in self.panes], self.blind_seed)
-        return {p.uid: p.deployment for p in self.panes}
+        labels: dict[str, str] = {}
+        seen: Counter[str] = Counter()
+        for pane in self.panes:
+            seen[pane.deployment] += 1
+            # Two panes on one deployment need different names, or the vote and the metrics rows merge them.
+            count = seen[pane.deployment]
+            labels[pane.uid] = pane.deployment if count == 1 else f"{pane.deployment} ({count})"
+        return labels
 
     def display_order(self) -> list[PaneConfig]:
         """Panes in the order shown: by label while blind, so the position gives nothing away."""

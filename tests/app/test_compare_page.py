@@ -256,3 +256,15 @@ def test_blind_export_names_a_failing_pane_by_its_label_only(deployments):
     bad_label = next(label for uid, label in state.labels().items() if state.pane(uid).deployment == "bad")
     assert f"{bad_label}: " in html, "the failing pane's error is missing from the export"
     assert "bad:" not in html and ">bad<" not in html, "the failing deployment's name leaked into a blind export"
+
+
+def test_after_reveal_two_panes_on_one_deployment_stay_two_distinct_vote_choices(deployments):
+    at = page(deployments, "fast,fast,slow")
+    at.toggle(key="compare.blind").set_value(True).run()
+    at.chat_input(key="compare.input").set_value("hi").run()
+    at.button(key="compare.reveal").click().run()
+    options = at.radio(key="compare.vote.0").options
+    assert len(options) == 3 + 2, options  # one per pane, then Tie and All bad
+    state = at.session_state["compare.state"]
+    assert len(set(state.labels().values())) == 3
+    assert all(label.startswith(state.pane(uid).deployment) for uid, label in state.labels().items())
