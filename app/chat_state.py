@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from services.schemas import ChatResult, Metrics
+from services.schemas import ChatResult, Metrics, Usage
 from services.transcript import ChatTurn, TurnMetrics
 
 _ENTRIES = "chat_entries"
@@ -126,3 +126,26 @@ def entry_from_result(result: ChatResult, deployment: str, error: Exception | No
     )
     filtered = result.content_filter_results if result.content_filtered else None
     return ChatEntry(turn=turn, metrics=result.metrics, error=error, filter_results=filtered)
+
+
+def entry_from_turn(turn: ChatTurn) -> ChatEntry:
+    """The entry for an imported turn, with the metrics saved in the transcript (if any) shown again."""
+    saved = turn.metrics
+    if saved is None or saved.total_s is None:
+        return ChatEntry(turn=turn)
+    usage = None
+    if saved.prompt_tokens is not None and saved.completion_tokens is not None:
+        usage = Usage(
+            prompt_tokens=saved.prompt_tokens,
+            completion_tokens=saved.completion_tokens,
+            total_tokens=saved.prompt_tokens + saved.completion_tokens,
+        )
+    metrics = Metrics(
+        ttft_s=saved.ttft_s,
+        total_s=saved.total_s,
+        tokens_per_s=saved.tokens_per_s,
+        request_id="",
+        usage=usage,
+        finish_reason=saved.finish_reason,
+    )
+    return ChatEntry(turn=turn, metrics=metrics)

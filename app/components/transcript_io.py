@@ -37,7 +37,7 @@ def _import() -> None:
         # The current conversation stays as it is when the file is refused.
         st.session_state[_IMPORT_ERROR] = f"{upload.name}: {err}"
         return
-    chat_state.set_entries([chat_state.ChatEntry(turn=turn) for turn in transcript.messages])
+    chat_state.set_entries([chat_state.entry_from_turn(turn) for turn in transcript.messages])
     system_prompt.set_system_prompt(transcript.system_prompt)
     param_panel.load_values(values_from_params(transcript.parameters))
     if transcript.deployment in state.all_deployments():

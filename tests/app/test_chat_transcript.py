@@ -70,3 +70,46 @@ def test_api_messages_send_images_as_image_url_items_and_skip_failed_answers() -
         {"role": "user", "content": "Again"},
     ]
     assert api_messages("  ", [ChatTurn(role="user", content="x")]) == [{"role": "user", "content": "x"}]
+
+
+def _import_then_show_conversation(exported: str) -> None:
+    import streamlit as st
+
+    from app.components import chat_pane, transcript_io
+    from services.config import Deployment
+
+    class Upload:
+        name = "chat.json"
+
+        def getvalue(self) -> bytes:
+            return exported.encode()
+
+    if "imported" not in st.session_state:
+        st.session_state["deployments_added"] = {
+            "scripted": Deployment(name="scripted", endpoint="http://127.0.0.1:9/scripted")
+        }
+        st.session_state["chat_import_file"] = Upload()
+        transcript_io._import()
+        st.session_state["imported"] = True
+    chat_pane.render_conversation(None, busy=False)
+
+
+def test_imported_answers_show_their_saved_metrics_again() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from services.transcript import TurnMetrics
+
+    saved = TurnMetrics(
+        ttft_s=0.25, total_s=1.5, tokens_per_s=20.0, prompt_tokens=12, completion_tokens=30, finish_reason="stop"
+    )
+    transcript = Transcript(
+        deployment="scripted",
+        messages=[
+            ChatTurn(role="user", content="Hi"),
+            ChatTurn(role="assistant", content="Hello", deployment="scripted", finish_reason="stop", metrics=saved),
+        ],
+    )
+    at = AppTest.from_function(_import_then_show_conversation, args=(to_json(transcript),), default_timeout=30).run()
+    assert not at.exception, at.exception
+    strip = at.chat_message[1].caption[-1].value
+    assert "first token 0.25 s" in strip and "12 prompt + 30 completion tokens" in strip and "finish: stop" in strip
