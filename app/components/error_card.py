@@ -64,6 +64,13 @@ def describe_error(err: BaseException) -> tuple[str, str]:
     if isinstance(err, ContentFilterError):
         return ("The prompt was blocked by the content filter", f"{err.deployment} refused to answer this prompt.")
     if isinstance(err, AuthenticationError):
+        if err.key_source == "none":
+            # There is no key to check: say where one can be set instead.
+            return (
+                f"{err.deployment} needs a key",
+                f"The endpoint answered {err.status or 401} and no key is configured for **{err.deployment}**: "
+                "set one in the configuration file or the environment, or add the deployment again with its key.",
+            )
         source = KEY_SOURCES.get(err.key_source, err.key_source)
         return (
             f"{err.deployment} did not accept its key",
