@@ -67,7 +67,7 @@ def describe_error(err: BaseException) -> tuple[str, str]:
         if err.key_source == "none":
             # There is no key to check: say where one can be set instead.
             return (
-                f"{err.deployment} needs a key",
+                f"{err.deployment} did not accept its key",
                 f"The endpoint answered {err.status or 401} and no key is configured for **{err.deployment}**: "
                 "set one in the configuration file or the environment, or add the deployment again with its key.",
             )

@@ -155,13 +155,13 @@ def test_image_for_a_text_only_model_offers_retry_without_images(local_app: AppT
     assert "messages" not in local_app.session_state["unsupported_params"].get("smollm2-135m-instruct", {})
 
 
-def test_a_401_without_any_key_says_a_key_is_needed_and_where_to_set_one(
+def test_a_401_without_any_key_says_none_is_configured_and_where_to_set_one(
     app_with_config: Callable[..., AppTest], keyed_local_endpoint_url: str
 ) -> None:
     name = "smollm2-135m-instruct"
     at = app_with_config(toml_deployment(name, f"{keyed_local_endpoint_url}/{name}", max_retries=0))
     _send(at, "hi")
     text = all_text(at)
-    assert f"{name} needs a key" in text
+    assert f"{name} did not accept its key" in text
     assert "no key is configured" in text and "configuration file" in text and "environment" in text
     assert "came from nowhere" not in text
