@@ -75,7 +75,8 @@ def render_reply(
             st.caption(f"tool call `{call.function.name}`")
             st.code(call.function.arguments or "{}", language="json")
         if reply.status == "stopped":
-            st.caption("stopped: the text above is what arrived")
+            partial = reply.text or reply.tool_calls
+            st.caption("stopped: the text above is what arrived" if partial else "stopped before the first token")
         if reply.error is not None:
             render_error(
                 masked_error(reply.error, reply.deployment, blind_label),

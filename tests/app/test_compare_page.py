@@ -268,3 +268,19 @@ def test_after_reveal_two_panes_on_one_deployment_stay_two_distinct_vote_choices
     state = at.session_state["compare.state"]
     assert len(set(state.labels().values())) == 3
     assert all(label.startswith(state.pane(uid).deployment) for uid, label in state.labels().items())
+
+
+def _show_stopped_replies() -> None:
+    from app.components.compare_pane import render_reply
+    from services.compare import PaneReply
+
+    render_reply(PaneReply("p1", "fast", "", "stopped"), {}, key="empty")
+    render_reply(PaneReply("p2", "fast", "Once upon", "stopped"), {}, key="partial")
+
+
+def test_a_pane_stopped_before_its_first_token_says_so_instead_of_pointing_at_missing_text():
+    at = AppTest.from_function(_show_stopped_replies, default_timeout=30).run()
+    assert not at.exception, at.exception
+    empty, partial = (" ".join(c.value for c in message.caption) for message in at.chat_message)
+    assert "before the first token" in empty and "text above" not in empty
+    assert "stopped: the text above is what arrived" in partial
