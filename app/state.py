@@ -191,8 +191,38 @@ def mark_unsupported(deployment_name: str, param: str, reason: str) -> None:
 PERSISTENT_PREFIXES = ("p_", "chat_system_prompt", "chat_preset_pick")
 
 
+# Inputs of the embeddings and images pages, by exact key: a prefix would also catch their buttons, whose state
+# cannot be set. Column pickers and uploads are left out: their options come from a file the browser re-sends.
+PERSISTENT_KEYS = frozenset(
+    {
+        "emb_deployment",
+        "emb_compare_with",
+        "emb_source",
+        "emb_paste",
+        "emb_input_type",
+        "emb_dimensions",
+        "emb_encoding",
+        "emb_batch_size",
+        "emb_concurrency",
+        "emb_drop_long",
+        "emb_tab",
+        "emb_method",
+        "emb_dims",
+        "emb_colour",
+        "emb_clusters",
+        "emb_query",
+        "emb_top_k",
+        "emb_heatmap_items",
+        "emb_cmp_k",
+        "images_deployment",
+        "images_use_samples",
+        "images_query",
+    }
+)
+
+
 def keep_widget_state(prefixes: tuple[str, ...] = PERSISTENT_PREFIXES) -> None:
     """Re-assign widget values so they survive runs where their page is not shown (call once per run)."""
     for key in list(st.session_state.keys()):
-        if isinstance(key, str) and key.startswith(prefixes):
+        if isinstance(key, str) and (key in PERSISTENT_KEYS or key.startswith(prefixes)):
             st.session_state[key] = st.session_state[key]

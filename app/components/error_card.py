@@ -23,6 +23,7 @@ from services.errors import (
 
 KEY_SOURCES = {
     "file": "the configuration file",
+    "secrets": "the secrets file (.streamlit/secrets.toml)",
     "environment": "an environment variable",
     "session": "the key entered in this session",
     "none": "nowhere: no key is configured",

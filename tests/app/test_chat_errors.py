@@ -165,3 +165,12 @@ def test_a_401_without_any_key_says_none_is_configured_and_where_to_set_one(
     assert f"{name} did not accept its key" in text
     assert "no key is configured" in text and "configuration file" in text and "environment" in text
     assert "came from nowhere" not in text
+
+
+def test_a_401_names_the_secrets_file_as_where_the_key_came_from() -> None:
+    from app.components.error_card import describe_error
+    from services.errors import AuthenticationError
+
+    title, body = describe_error(AuthenticationError("denied", key_source="secrets", deployment="phi", status=401))
+    assert title == "phi did not accept its key"
+    assert "came from the secrets file (.streamlit/secrets.toml)" in body

@@ -125,3 +125,21 @@ def test_ten_thousand_texts_go_end_to_end_into_a_webgl_scatter(page: Any, embedd
     page.set_viewport_size({"width": 1400, "height": 1800})
     screenshot(page, "embeddings-10k")
     assert elapsed < 120, f"10,000 texts took {elapsed:.0f} s end to end"
+
+
+def test_pasted_texts_and_options_survive_a_visit_to_another_page(page: Any, embeddings_app: AppServer) -> None:
+    page.goto(f"{embeddings_app.url}/embeddings")
+    wait_for_app(page)
+    page.get_by_text("Paste texts", exact=True).click()
+    wait_until_idle(page)
+    box = page.get_by_label("One text per line")
+    box.fill("first line\nsecond line")
+    box.press("Control+Enter")
+    wait_until_idle(page)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Models").click()
+    wait_until_idle(page)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Embeddings").click()
+    wait_until_idle(page)
+    # The source choice and the typed texts are still there, so the Embed button counts them.
+    assert page.get_by_label("One text per line").input_value() == "first line\nsecond line"
+    page.get_by_role("button", name="Embed 2 texts").wait_for()
