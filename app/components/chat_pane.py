@@ -88,13 +88,31 @@ def _render_tool_calls(turn: ChatTurn) -> None:
             st.code(function.get("arguments", ""), language="text")
 
 
+def _looks_like_json(text: str) -> bool:
+    """True for text that starts like a JSON document but does not parse (a truncated JSON-mode answer)."""
+    stripped = text.lstrip()
+    if not stripped.startswith(("{", "[")):
+        return False
+    try:
+        json.loads(stripped)
+    except json.JSONDecodeError:
+        return True
+    return False
+
+
 def _render_assistant(entry: ChatEntry, index: int, is_last: bool, deployment: Deployment | None, busy: bool) -> None:
     with st.chat_message("assistant"):
         if entry.turn.content:
             st.markdown(entry.turn.content)
         _render_tool_calls(entry.turn)
         if entry.turn.stopped:
-            st.caption(":orange[■ stopped: the answer is partial]")
+            if entry.turn.content or entry.turn.tool_calls:
+                st.caption(":orange[■ stopped: the answer is partial]")
+            else:
+                st.caption(":orange[■ stopped before the first token: nothing arrived]")
+        elif entry.turn.finish_reason == "length" and _looks_like_json(entry.turn.content):
+            # JSON mode cut by max_tokens: say why the JSON does not parse before the user tries it.
+            st.caption(":orange[The answer reached max_tokens and was cut off: this JSON is incomplete.]")
         if entry.filter_results is not None or entry.turn.finish_reason == "content_filter":
             render_filtered_answer(entry.filter_results, key=str(index))
         if entry.error is not None:

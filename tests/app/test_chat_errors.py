@@ -174,3 +174,13 @@ def test_a_401_names_the_secrets_file_as_where_the_key_came_from() -> None:
     title, body = describe_error(AuthenticationError("denied", key_source="secrets", deployment="phi", status=401))
     assert title == "phi did not accept its key"
     assert "came from the secrets file (.streamlit/secrets.toml)" in body
+
+
+def test_a_json_answer_cut_by_max_tokens_is_flagged_as_incomplete(local_app: AppTest) -> None:
+    _cap_tokens(local_app, 3)
+    local_app.checkbox(key="p_response_format_on").check().run()
+    local_app.radio(key="p_response_format").set_value("json_object").run()
+    _send(local_app, "Give me a JSON object describing a cat with five fields.")
+    answer = local_app.chat_message[1]
+    assert answer.markdown[0].value.lstrip().startswith("{")
+    assert "this JSON is incomplete" in all_text(local_app)

@@ -33,7 +33,7 @@ def test_stop_before_the_first_token_answers_at_once(page: Any, slow_start_app: 
     page.wait_for_timeout(500)
     clicked = time.monotonic()
     page.locator(".st-key-chat_stop button").click()
-    page.get_by_text("stopped: the answer is partial").wait_for(timeout=5_000)
+    page.get_by_text("stopped before the first token: nothing arrived").wait_for(timeout=5_000)
     assert time.monotonic() - clicked < 5
     assert page.locator(".st-key-chat_stop").count() == 0
     assert "Are you there?" in page.get_by_test_id("stChatMessage").first.inner_text()
