@@ -95,6 +95,13 @@ def describe_error(err: BaseException) -> tuple[str, str]:
         )
     if isinstance(err, EndpointUnavailableError):
         return (f"Cannot reach {err.deployment}", f"`{err.host}` is unavailable: {err.reason}.")
+    if isinstance(err, InvalidRequestError) and err.code == "context_length_exceeded":
+        # Azure OpenAI and the embedded endpoint use this code; every later turn would fail the same way.
+        return (
+            f"The conversation is too long for {err.deployment}",
+            f"HTTP {err.status}: {err.message}. Edit or remove a long message, clear the conversation, "
+            "or pick a deployment with a longer context window.",
+        )
     if isinstance(err, InvalidRequestError):
         return (f"{err.deployment} rejected the request", f"HTTP {err.status}: {err.message}")
     if isinstance(err, InferenceError):

@@ -184,3 +184,12 @@ def test_a_json_answer_cut_by_max_tokens_is_flagged_as_incomplete(local_app: App
     answer = local_app.chat_message[1]
     assert answer.markdown[0].value.lstrip().startswith("{")
     assert "this JSON is incomplete" in all_text(local_app)
+
+
+def test_a_prompt_over_the_context_window_says_to_shorten_the_conversation(local_app: AppTest) -> None:
+    _cap_tokens(local_app, 2)
+    _send(local_app, "word " * 3000)
+    text = all_text(local_app)
+    assert "The conversation is too long for smollm2-135m-instruct" in text
+    assert "Edit or remove a long message" in text
+    assert local_app.chat_message[0].markdown[0].value.startswith("word word")  # the prompt is kept for editing
