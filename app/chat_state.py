@@ -149,3 +149,36 @@ def entry_from_turn(turn: ChatTurn) -> ChatEntry:
         finish_reason=saved.finish_reason,
     )
     return ChatEntry(turn=turn, metrics=metrics)
+
+
+_CONVERSATION_ID = "chat_conversation_id"
+_SAVED_JSON = "chat_saved_json"
+_RESTORE_CHECKED = "chat_restore_checked"
+
+
+def conversation_id() -> str | None:
+    """The id the conversation is saved under (services.conversation_store), once it has been saved or restored."""
+    return st.session_state.get(_CONVERSATION_ID)
+
+
+def set_conversation_id(new_id: str | None) -> None:
+    """Remember the id the conversation is saved under."""
+    st.session_state[_CONVERSATION_ID] = new_id
+
+
+def saved_json() -> str | None:
+    """The transcript JSON last saved (or restored), so an unchanged conversation is not written again."""
+    return st.session_state.get(_SAVED_JSON)
+
+
+def set_saved_json(text: str | None) -> None:
+    """Record what the store now holds for this conversation."""
+    st.session_state[_SAVED_JSON] = text
+
+
+def take_restore_check() -> bool:
+    """True once per session: the first chat run is the one that may restore a conversation from the URL."""
+    if st.session_state.get(_RESTORE_CHECKED):
+        return False
+    st.session_state[_RESTORE_CHECKED] = True
+    return True

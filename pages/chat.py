@@ -1,4 +1,7 @@
-"""The chat page: a streamed conversation with one deployment, its parameters, code, export and import."""
+"""The chat page: a streamed conversation with one deployment, its parameters, code, export and import.
+
+The conversation is saved under a random id kept in the URL (`?c=`), so a reload or a shared link restores it.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ def render() -> None:
         st.title("Chat")
         st.info("No deployment is configured yet: add one in the sidebar.")
         return
+    # Before any chat widget is drawn: a reload or a shared link brings back the conversation named by `?c=`.
+    transcript_io.restore_from_url(deployment.name)
     chat_pane.render_chat_input()
     chat_state.wait_for_generation()
     pending = chat_state.take_generation_request()
@@ -47,6 +52,10 @@ def render() -> None:
         with st.expander("Export / import"):
             transcript_io.render_transcript_io(deployment.name, params or {})
         st.button("Clear conversation", key="chat_clear", on_click=_clear, icon=":material/delete:", disabled=pending)
+        if not pending:
+            # Every finished, stopped or failed turn, clear, edit and import ends in a run like this one; saving
+            # before the conversation is drawn keeps the end of the run (when stale buttons go) right after it.
+            transcript_io.save_conversation(deployment.name, params or {})
     with left:
         st.subheader(f"Chat with {deployment.name}", anchor=False)
         if chat_state.notice():
