@@ -30,6 +30,8 @@ def app_with_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     """Returns make(config_toml, **env) -> AppTest that has run once."""
     for name in ("PLAYGROUND_LOCAL_ENDPOINT", "AZUREAI_ENDPOINT_URL", "AZUREAI_ENDPOINT_KEY", "LOCAL_ENDPOINT_KEY"):
         monkeypatch.delenv(name, raising=False)
+    # Saved conversations and the embeddings cache go to the test's own directory, not the checkout.
+    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
 
     def make(config_toml: str, **env: str) -> AppTest:
         config = tmp_path / f"deployments-{len(list(tmp_path.iterdir()))}.toml"
