@@ -58,6 +58,8 @@ class ChatStream:
             raise self._planner.transport_error(self._call, exc, partial=assembler.text) from None
         finally:
             self._finished = True
+            if assembler.complete:
+                assembler.stopped = False  # the whole answer arrived, even if close() raced with its last chunk
             self._call.clock.stop()
             self._response.close()
 
@@ -79,11 +81,14 @@ class ChatStream:
 
     def close(self) -> None:
         """Stop reading and close the connection now."""
-        # Set before the shutdown: the reader must see its read fail as a stop, not as a dropped connection.
-        self._closing = True
-        if not self._finished:
+        running = not self._finished
+        if running:
+            # Marked before `_closing`: a reader that sees `_closing` ends at once, and its answer must say stopped.
             self._assembler.stopped = True
             self._call.clock.stop()
+        # Set before the shutdown: the reader must see its read fail as a stop, not as a dropped connection.
+        self._closing = True
+        if running:
             # A read blocked in another thread only returns when the socket is shut down under it.
             shutdown_socket(self._response)
         self._response.close()

@@ -433,3 +433,18 @@ def test_metrics_of_a_stopped_stream_freeze_and_give_a_sane_rate(fault_server: F
     assert again.total_s == first.total_s  # the clock stopped with the stream
     # About 50 chunks a second arrive; a rate from the first-to-last token window stays near that, far from 1000s.
     assert first.tokens_estimated and first.tokens_per_s is not None and 5 < first.tokens_per_s < 200
+
+
+def test_a_stream_closed_from_another_thread_is_always_marked_stopped(fault_server: FaultServer) -> None:
+    # The reader checks for close() between chunks; whichever side wins that race, the answer must say "stopped".
+    scenario = fault_server.scenario(Reply(sse=chat_chunks([f"w{i} " for i in range(400)]), chunk_delay=0.001))
+    client = client_for(scenario)
+    for _ in range(25):
+        stream = client.stream_chat(HI)
+        reader = threading.Thread(target=lambda s=stream: sum(1 for _ in s))
+        reader.start()
+        while not stream.text:
+            time.sleep(0.001)
+        stream.close()
+        reader.join(timeout=3)
+        assert not reader.is_alive() and stream.result.stopped and stream.result.finish_reason is None
