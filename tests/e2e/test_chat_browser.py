@@ -103,6 +103,7 @@ def test_unsupported_parameter_retry_flow(page: Any, app_url: str) -> None:
     screenshot(page, "chat-422-card")
     card.get_by_role("button", name="Retry without tools").click()
     page.locator(".st-key-chat_regenerate").wait_for()
+    wait_until_idle(page)
     assert _answer_text(page).strip()
     assert page.locator(".st-key-errcard_1").count() == 0
     assert page.get_by_text("Not supported by this deployment").first.is_visible()

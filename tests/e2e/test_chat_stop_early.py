@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.app_server import AppServer, run_app_server, screenshot, toml_deployment, wait_for_app
+from tests.fixtures.app_server import (
+    AppServer,
+    run_app_server,
+    screenshot,
+    toml_deployment,
+    wait_for_app,
+    wait_until_idle,
+)
 from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks
 
 pytestmark = pytest.mark.e2e
@@ -35,6 +42,8 @@ def test_stop_before_the_first_token_answers_at_once(page: Any, slow_start_app: 
     page.locator(".st-key-chat_stop button").click()
     page.get_by_text("stopped before the first token: nothing arrived").wait_for(timeout=5_000)
     assert time.monotonic() - clicked < 5
+    # The Stop button of the interrupted run is removed only when the new run ends.
+    wait_until_idle(page)
     assert page.locator(".st-key-chat_stop").count() == 0
     assert "Are you there?" in page.get_by_test_id("stChatMessage").first.inner_text()
     screenshot(page, "chat-stopped-before-first-token")
