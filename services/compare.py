@@ -194,10 +194,20 @@ class CompareRun:
                     buffer.append(delta)
                     if self._stop.is_set():
                         break
-            buffer.finish(_safe_result(stream), stopped=self._stop.is_set())
+            if self._stop.is_set():
+                # This thread may see Stop before stop() reaches close_stream(): closing here marks the answer
+                # stopped before it is read (close() is idempotent, and leaves a complete answer complete).
+                stream.close()
+            result = _safe_result(stream)
+            # An answer that came in whole just as Stop was pressed is done, not stopped.
+            complete = result is not None and result.finish_reason is not None
+            buffer.finish(result, stopped=self._stop.is_set() and not complete)
         except Exception as err:  # every failure becomes this pane's error, never the others'
             # After Stop the error is the connection we closed ourselves: the pane is stopped, not failed.
             stopped = self._stop.is_set()
+            if stopped and stream is not None:
+                with contextlib.suppress(Exception):
+                    stream.close()
             buffer.finish(_safe_result(stream), stopped=stopped, error=None if stopped else err)
         finally:
             if stream is not None:

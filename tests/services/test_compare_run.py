@@ -132,6 +132,31 @@ def test_stop_closes_every_stream_and_keeps_what_arrived(slow_server):
     assert state.cancelled >= cancelled_before + 3
 
 
+def test_a_pane_that_sees_stop_before_its_stream_is_closed_still_says_stopped(slow_server):
+    """The worker can notice Stop between stop() setting the flag and closing the streams (a race seen in CI)."""
+    base, _ = slow_server
+    run = CompareRun([job(base, "p0", "slow-200")]).start()
+    deadline = time.monotonic() + 5
+    while not run.snapshots()["p0"].updates and time.monotonic() < deadline:
+        time.sleep(0.02)
+    run._stop.set()  # only the flag: the worker, not stop(), must close the stream
+    assert run.wait(timeout=3), "the pane kept streaming after the stop flag"
+    snap = run.snapshots()["p0"]
+    assert snap.status == "stopped"
+    assert snap.result is not None and snap.result.stopped
+    assert snap.result.finish_reason is None
+
+
+def test_a_pane_whose_answer_is_complete_is_done_even_if_stop_comes_after(slow_server):
+    base, _ = slow_server
+    run = CompareRun([job(base, "p0", "slow-2")]).start()
+    assert run.wait(timeout=5)
+    run.stop()
+    snap = run.snapshots()["p0"]
+    assert snap.status == "done"
+    assert snap.result is not None and not snap.result.stopped
+
+
 def test_a_failing_pane_gets_its_typed_error_while_the_others_finish(slow_server):
     base, _ = slow_server
     key = SecretStr("sk-compare-test-secret")
