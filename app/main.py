@@ -13,6 +13,7 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from app import state  # noqa: E402
+from app.components import transcript_io  # noqa: E402
 from app.components.sidebar import render_sidebar  # noqa: E402
 from pages import chat, compare, embeddings, images, models  # noqa: E402
 
@@ -25,7 +26,8 @@ def main() -> None:
 
     def open_chat() -> None:
         """Forward the root URL to the chat page."""
-        st.switch_page(chat_page)
+        # A shared link to the root, such as `/?c=<id>`, keeps its query parameters.
+        st.switch_page(chat_page, query_params=st.query_params.to_dict())
 
     # Streamlit serves the default page at "/", so a hidden default forwards there to "/chat".
     home = st.Page(open_chat, title="Chat", url_path="home", default=True, visibility="hidden")
@@ -39,6 +41,10 @@ def main() -> None:
             st.Page(models.render, title="Models", icon=":material/info:", url_path="models"),
         ]
     )
+    if navigation.url_path == chat_page.url_path and state.selected_deployment() is not None:
+        # Before the sidebar's picker is drawn: a reload or a shared link (`?c=`) brings back the conversation
+        # and picks the deployment it was held with.
+        transcript_io.restore_from_url()
     render_sidebar()
     navigation.run()
 

@@ -28,8 +28,6 @@ def render() -> None:
         st.title("Chat")
         st.info("No deployment is configured yet: add one in the sidebar.")
         return
-    # Before any chat widget is drawn: a reload or a shared link brings back the conversation named by `?c=`.
-    transcript_io.restore_from_url(deployment.name)
     chat_pane.render_chat_input()
     chat_state.wait_for_generation()
     pending = chat_state.take_generation_request()

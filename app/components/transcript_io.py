@@ -61,10 +61,11 @@ def apply_transcript(transcript: Transcript, *, select_deployment: bool = True) 
         st.session_state[state.selected_name_key()] = transcript.deployment
 
 
-def restore_from_url(current_deployment: str) -> None:
+def restore_from_url() -> None:
     """On a session's first chat run, load the conversation named by `?c=` (if the session has none yet).
 
-    Call it at the top of the chat page, before its widgets are drawn. An unknown id leaves a notice and an empty
+    Call it before the sidebar is drawn (app/main.py does, on the chat page), so the saved deployment is picked
+    again along with the messages, system prompt and parameters. An unknown id leaves a notice and an empty
     conversation; a new id is made at the first save.
     """
     if not chat_state.take_restore_check() or chat_state.entries():
@@ -82,14 +83,14 @@ def restore_from_url(current_deployment: str) -> None:
     if transcript is None:
         chat_state.set_notice(f"No saved conversation {wanted} on this server: starting a new one.")
         return
-    # The sidebar picker is already drawn in this run, so the saved deployment can only be pointed out.
-    apply_transcript(transcript, select_deployment=False)
+    apply_transcript(transcript)
     chat_state.set_conversation_id(wanted)
     chat_state.set_saved_json(to_json(transcript))
     notice = f"Restored {len(transcript.messages)} messages of saved conversation {wanted}."
     saved_with = transcript.deployment
-    if saved_with and saved_with != current_deployment and saved_with in state.all_deployments():
-        notice += f" It was held with {saved_with}: pick it in the sidebar to continue with it."
+    current = state.selected_deployment()
+    if saved_with and saved_with not in state.all_deployments() and current is not None:
+        notice += f" It was held with {saved_with}, which is not configured here: it continues with {current.name}."
     chat_state.set_notice(notice)
 
 
