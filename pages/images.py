@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.components.error_card import render_error
-from app.components.image_embed import run_embedding, stored_failure, stored_result
+from app.components.image_embed import discard_failure, run_embedding, stored_failure, stored_result
 from app.components.image_inputs import collect_images, image_limits
 from app.components.image_picker import pick_image_deployment
 from app.components.image_results import render_results
@@ -36,6 +36,10 @@ def render() -> None:
         if retry_without_text:
             st.info(f"Embedded without the per-image text, which {deployment.name} does not take.")
     failure = stored_failure()
+    if failure is not None and not items:
+        # The images it was about are gone (uploads do not survive a visit to another page), and so is its card.
+        discard_failure()
+        failure = None
     if failure is not None and failure.text_refused:
         _text_refused(failure.deployment, str(failure.error))
     elif failure is not None:

@@ -99,6 +99,11 @@ def stored_failure() -> EmbedFailure | None:
     return st.session_state.get(ERROR_KEY)
 
 
+def discard_failure() -> None:
+    """Forget the last failure (its images are no longer on the page)."""
+    st.session_state.pop(ERROR_KEY, None)
+
+
 def text_support(deployment: Deployment) -> CapabilityResult:
     """Whether the deployment embeds text too (text-to-image search): from a probe report, else one tiny request."""
     report = stored_report(deployment.name)

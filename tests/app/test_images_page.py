@@ -32,6 +32,7 @@ def _script_with_text() -> None:
     items = [ImageItem(prepare_image(s.name, s.data), text=s.caption) for s in samples]
     if "ran_once" not in state.st.session_state:
         state.st.session_state["ran_once"] = True
+        state.st.session_state["images_use_samples"] = True  # the refusal is about images still on the page
         run_embedding(state.all_deployments()["image-descriptor"], items)
     render()
 
@@ -84,10 +85,21 @@ def test_per_image_text_refused_by_the_descriptor_is_explained_and_can_be_droppe
     assert not at.exception
     assert any("does not take text with images" in m.value for m in at.markdown)
     assert any("input[0].text" in m.value for m in at.markdown)
-    at.toggle(key="images_use_samples").set_value(True).run()
     at.button(key="images_retry_without_text").click().run()
     assert not at.exception
     assert any("Embedded 12 image(s)" in s.value for s in at.success)
+    assert not any("does not take text with images" in m.value for m in at.markdown)
+
+
+def test_a_refusal_card_goes_when_its_images_are_gone(local_deployments: dict[str, Deployment]) -> None:
+    at = _page(local_deployments, _script_with_text)
+    assert any("does not take text with images" in m.value for m in at.markdown)
+    # As after a visit to another page, where uploads are lost: no images, so no card and no stale retry button.
+    at.toggle(key="images_use_samples").set_value(False).run()
+    assert not at.exception
+    assert not any("does not take text with images" in m.value for m in at.markdown)
+    assert not any(b.key == "images_retry_without_text" for b in at.button)
+    at.toggle(key="images_use_samples").set_value(True).run()
     assert not any("does not take text with images" in m.value for m in at.markdown)
 
 
@@ -117,6 +129,7 @@ def _script_embed_three() -> None:
     samples = [sample_images(per_family=1)[i] for i in (0, 1, 2)]
     if "ran_once" not in state.st.session_state:
         state.st.session_state["ran_once"] = True
+        state.st.session_state["images_use_samples"] = True  # the refusal is about images still on the page
         items = [ImageItem(prepare_image(s.name, s.data)) for s in samples]
         run_embedding(state.all_deployments()["clip"], items)
     render()
