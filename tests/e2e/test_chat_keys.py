@@ -102,6 +102,7 @@ def test_key_never_reaches_the_page_exports_or_code(
     export_file = tmp_path / "chat.json"
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(export_file))
     page.get_by_text("Imported 2 messages from chat.json.").wait_for()
+    wait_until_idle(page)  # the notice is drawn before the messages
     assert page.get_by_test_id("stChatMessage").count() == 2
     assert "Name a colour." in page.get_by_test_id("stChatMessage").first.inner_text()
 
