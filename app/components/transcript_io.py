@@ -48,16 +48,15 @@ def _import() -> None:
     chat_state.set_notice(f"Imported {len(transcript.messages)} messages from {upload.name}.")
 
 
-def apply_transcript(transcript: Transcript, *, select_deployment: bool = True) -> None:
+def apply_transcript(transcript: Transcript) -> None:
     """Load a transcript into the page: messages with their metrics, system prompt, parameters, deployment.
 
-    Call it before the system prompt and parameter widgets are drawn; `select_deployment=False` once the sidebar's
-    picker has been drawn in this run (its value can no longer change then).
+    Call it before the sidebar's picker and the chat widgets are drawn (from a callback, or from app/main.py).
     """
     chat_state.set_entries([chat_state.entry_from_turn(turn) for turn in transcript.messages])
     system_prompt.set_system_prompt(transcript.system_prompt)
     param_panel.load_values(values_from_params(transcript.parameters))
-    if select_deployment and transcript.deployment in state.all_deployments():
+    if transcript.deployment in state.all_deployments():
         st.session_state[state.selected_name_key()] = transcript.deployment
 
 
