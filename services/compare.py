@@ -183,6 +183,7 @@ class CompareRun:
         buffer = self.buffers[job.pane_id]
         buffer.start()
         stream: ChatStreamLike | None = None
+        error: Exception | None = None
         try:
             stream = job.client.stream_chat(job.messages, **job.params)
             buffer.attach(stream)
@@ -194,25 +195,22 @@ class CompareRun:
                     buffer.append(delta)
                     if self._stop.is_set():
                         break
-            if self._stop.is_set():
-                # This thread may see Stop before stop() reaches close_stream(): closing here marks the answer
-                # stopped before it is read (close() is idempotent, and leaves a complete answer complete).
-                stream.close()
-            result = _safe_result(stream)
-            # An answer that came in whole just as Stop was pressed is done, not stopped.
-            complete = result is not None and result.finish_reason is not None
-            buffer.finish(result, stopped=self._stop.is_set() and not complete)
         except Exception as err:  # every failure becomes this pane's error, never the others'
-            # After Stop the error is the connection we closed ourselves: the pane is stopped, not failed.
-            stopped = self._stop.is_set()
-            if stopped and stream is not None:
-                with contextlib.suppress(Exception):
-                    stream.close()
-            buffer.finish(_safe_result(stream), stopped=stopped, error=None if stopped else err)
-        finally:
-            if stream is not None:
-                with contextlib.suppress(Exception):
-                    stream.close()
+            error = err
+        stopping = self._stop.is_set()
+        if stream is not None:
+            # Closed before the result is read: a worker that saw Stop before stop() reached close_stream() still
+            # gets an answer marked stopped (close() is idempotent, and leaves a complete answer complete).
+            with contextlib.suppress(Exception):
+                stream.close()
+        result = _safe_result(stream)
+        if stopping:
+            # After Stop an error is the connection we closed ourselves, and an answer that came in whole just as
+            # Stop was pressed is done: neither is a failure.
+            complete = error is None and result is not None and result.finish_reason is not None
+            buffer.finish(result, stopped=not complete)
+        else:
+            buffer.finish(result, stopped=False, error=error)
 
     def stop(self) -> None:
         """Stop every pane now; what arrived so far is kept."""
