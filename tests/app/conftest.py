@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -27,19 +27,21 @@ def all_text(at: AppTest) -> str:
 
 @pytest.fixture
 def app_with_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., AppTest]]:
-    """Returns make(config_toml, **env) -> AppTest that has run once."""
+    """Returns make(config_toml, query=None, **env) -> AppTest that has run once (opened with `query` in its URL)."""
     for name in ("PLAYGROUND_LOCAL_ENDPOINT", "AZUREAI_ENDPOINT_URL", "AZUREAI_ENDPOINT_KEY", "LOCAL_ENDPOINT_KEY"):
         monkeypatch.delenv(name, raising=False)
     # Saved conversations and the embeddings cache go to the test's own directory, not the checkout.
     monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
 
-    def make(config_toml: str, **env: str) -> AppTest:
+    def make(config_toml: str, query: Mapping[str, str] | None = None, **env: str) -> AppTest:
         config = tmp_path / f"deployments-{len(list(tmp_path.iterdir()))}.toml"
         config.write_text(config_toml)
         monkeypatch.setenv("PLAYGROUND_CONFIG", str(config))
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S)
+        for name, value in (query or {}).items():
+            at.query_params[name] = value
         at.run()
         assert not at.exception, at.exception
         return at

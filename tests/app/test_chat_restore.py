@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.components.system_prompt import SYSTEM_PROMPT_KEY
 from services.conversation_store import ConversationStore
 from services.transcript import ChatTurn, Transcript, to_json
-from tests.app.conftest import APP, RUN_TIMEOUT_S, all_text
+from tests.app.conftest import all_text
 from tests.fixtures.app_server import toml_deployment
 
 CONVERSATION_ID = "savedConversation01"
-
-
-@pytest.fixture
-def two_deployments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two chat deployments (nothing is contacted until a message is sent) and a data directory of their own."""
-    for name in ("PLAYGROUND_LOCAL_ENDPOINT", "AZUREAI_ENDPOINT_URL", "AZUREAI_ENDPOINT_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
-    config = tmp_path / "deployments.toml"
-    config.write_text(
-        toml_deployment("first", "http://127.0.0.1:9/first") + toml_deployment("second", "http://127.0.0.1:9/second")
-    )
-    monkeypatch.setenv("PLAYGROUND_CONFIG", str(config))
+# Two chat deployments; nothing is contacted until a message is sent.
+TWO_DEPLOYMENTS = toml_deployment("first", "http://127.0.0.1:9/first") + toml_deployment(
+    "second", "http://127.0.0.1:9/second"
+)
 
 
 def _save(deployment: str) -> None:
+    """Save a two-message conversation held with `deployment` (the fixture has set the data directory)."""
     transcript = Transcript(
         deployment=deployment,
         system_prompt="Answer like a pirate.",
@@ -39,19 +30,9 @@ def _save(deployment: str) -> None:
     ConversationStore().save(CONVERSATION_ID, to_json(transcript))
 
 
-def _open(path_query: dict[str, str]) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S)
-    for name, value in path_query.items():
-        at.query_params[name] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-@pytest.mark.usefixtures("two_deployments")
-def test_a_restored_conversation_picks_its_deployment_again() -> None:
+def test_a_restored_conversation_picks_its_deployment_again(app_with_config: Callable[..., AppTest]) -> None:
     _save("second")
-    at = _open({"c": CONVERSATION_ID})
+    at = app_with_config(TWO_DEPLOYMENTS, query={"c": CONVERSATION_ID})
     assert at.sidebar.selectbox(key="deployment_selected").value == "second"
     assert [m.markdown[0].value for m in at.chat_message] == ["Ahoy?", "Arr, ahoy!"]
     assert "Chat with second" in all_text(at)
@@ -63,10 +44,11 @@ def test_a_restored_conversation_picks_its_deployment_again() -> None:
     assert len(at.chat_message) == 2
 
 
-@pytest.mark.usefixtures("two_deployments")
-def test_a_conversation_held_with_a_deployment_not_configured_here_says_which_one_continues() -> None:
+def test_a_conversation_held_with_a_deployment_not_configured_here_says_which_one_continues(
+    app_with_config: Callable[..., AppTest],
+) -> None:
     _save("gone-elsewhere")
-    at = _open({"c": CONVERSATION_ID})
+    at = app_with_config(TWO_DEPLOYMENTS, query={"c": CONVERSATION_ID})
     assert at.sidebar.selectbox(key="deployment_selected").value == "first"
     assert len(at.chat_message) == 2
     assert "held with gone-elsewhere, which is not configured here: it continues with first" in all_text(at)
