@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -15,6 +16,7 @@ import streamlit as st
 from services.client import InferenceClient
 from services.config import DEFAULT_CONFIG, ConfigError, Deployment, load_settings
 from services.errors import InferenceError, ModalityNotSupportedError
+from services.refusal_store import Refusal, RefusalStore, RefusalStoreError, endpoint_key
 from services.schemas import ModelInfo
 
 # Status is fetched at most this often per deployment, not on every rerun.
@@ -22,6 +24,7 @@ STATUS_TTL_S = 300
 _ADDED = "deployments_added"
 _SELECTED = "deployment_selected"
 _UNSUPPORTED = "unsupported_params"
+log = logging.getLogger(__name__)
 # fingerprint -> (monotonic time, /info answer or error, latency); process-wide like st.cache_resource.
 _STATUS: dict[str, tuple[float, ModelInfo | InferenceError, float]] = {}
 _STATUS_LOCK = threading.Lock()
@@ -176,15 +179,81 @@ def refresh_status() -> None:
         _STATUS.clear()
 
 
+def _refusal_owner(deployment_name: str) -> tuple[Deployment | None, tuple[str, str, str]]:
+    """The deployment of that name (None when it is gone) and the key its refusals are kept under in the session."""
+    deployment = all_deployments().get(deployment_name)
+    if deployment is None:
+        return None, (deployment_name, "", "")
+    return deployment, (deployment.name, endpoint_key(deployment.endpoint), deployment.model or "")
+
+
+def _session_refusals() -> dict[tuple[str, str, str], dict[str, str]]:
+    # Only what the store could not take (it failed, or the deployment is no longer configured) stays here.
+    return st.session_state.setdefault(_UNSUPPORTED, {})
+
+
 def unsupported_params(deployment_name: str) -> dict[str, str]:
-    """Parameters this deployment rejected (from 422s and probes): param -> reason."""
-    table: dict[str, dict[str, str]] = st.session_state.setdefault(_UNSUPPORTED, {})
-    return table.setdefault(deployment_name, {})
+    """Parameters this deployment rejected (from 422s and probes): param -> reason.
+
+    Read from the refusal store (services.refusal_store), so they outlive a reload and are shared by every page and
+    session; keyed by the deployment's name and endpoint, so one name on two endpoints does not mix them up.
+    """
+    deployment, key = _refusal_owner(deployment_name)
+    found = dict(_session_refusals().get(key, {}))
+    if deployment is not None:
+        try:
+            stored = RefusalStore().refusals(deployment.name, deployment.endpoint, model=deployment.model)
+        except RefusalStoreError as err:
+            log.warning("learned refusals of %s cannot be read: %s", deployment.name, err)
+        else:
+            found.update({param: refusal.reason for param, refusal in stored.items()})
+    return found
 
 
 def mark_unsupported(deployment_name: str, param: str, reason: str) -> None:
     """Remember that a deployment does not support `param`; controls show it and requests leave it out."""
-    unsupported_params(deployment_name)[param] = reason
+    deployment, key = _refusal_owner(deployment_name)
+    if deployment is not None:
+        try:
+            RefusalStore().record(deployment.name, deployment.endpoint, param, reason, model=deployment.model)
+            return
+        except RefusalStoreError as err:
+            # Still honoured for this session: the next request must not be refused again.
+            log.warning("refusal of %s by %s kept for this session only: %s", param, deployment.name, err)
+    _session_refusals().setdefault(key, {})[param] = reason
+
+
+def learned_refusals() -> dict[str, list[Refusal]]:
+    """Every stored refusal of a deployment configured now (at its current endpoint), by deployment name."""
+    deployments = all_deployments()
+    try:
+        stored = RefusalStore().all()
+    except RefusalStoreError as err:
+        log.warning("learned refusals cannot be read: %s", err)
+        stored = []
+    found: dict[str, list[Refusal]] = {}
+    for refusal in stored:
+        deployment = deployments.get(refusal.deployment)
+        if deployment is None or _refusal_owner(deployment.name)[1] != (
+            refusal.deployment,
+            refusal.endpoint,
+            refusal.model,
+        ):
+            continue
+        found.setdefault(refusal.deployment, []).append(refusal)
+    return found
+
+
+def forget_refusals(deployment_name: str, param: str | None = None) -> None:
+    """Forget what was learned about a deployment (one parameter, or all of them): the next request tries again."""
+    deployment, key = _refusal_owner(deployment_name)
+    session = _session_refusals().get(key, {})
+    if param is None:
+        session.clear()
+    else:
+        session.pop(param, None)
+    if deployment is not None:
+        RefusalStore().forget(deployment.name, deployment.endpoint, model=deployment.model, param=param)
 
 
 # Widget values that must outlive a visit to another page (Streamlit forgets state of widgets not drawn).

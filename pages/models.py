@@ -6,6 +6,7 @@ import streamlit as st
 
 from app.components.model_cards import deployment_statuses, render_statuses
 from app.components.probe_table import render_capability_map
+from app.components.refusal_list import render_learned_refusals
 
 
 def render() -> None:
@@ -15,3 +16,4 @@ def render() -> None:
     refresh = st.button("Check again", key="models_refresh")
     render_statuses(deployment_statuses(refresh=refresh))
     render_capability_map()
+    render_learned_refusals()

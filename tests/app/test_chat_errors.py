@@ -8,6 +8,7 @@ from collections.abc import Callable
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from services.refusal_store import RefusalStore
 from tests.app.conftest import all_text
 from tests.fixtures.app_server import toml_deployment
 from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks, closed_port
@@ -152,7 +153,9 @@ def test_image_for_a_text_only_model_offers_retry_without_images(local_app: AppT
     assert user.markdown[0].value == "What colour?"
     assert local_app.session_state["chat_entries"][0].turn.images == []
     assert answer.markdown[0].value.strip()
-    assert "messages" not in local_app.session_state["unsupported_params"].get("smollm2-135m-instruct", {})
+    # Refused content is not a refused parameter: nothing is learned about the deployment.
+    assert RefusalStore().all() == []
+    assert not any(local_app.session_state["unsupported_params"].values())
 
 
 def test_a_401_without_any_key_says_none_is_configured_and_where_to_set_one(

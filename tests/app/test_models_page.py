@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from services.config import Deployment
+from services.refusal_store import RefusalStore
 
 
 def _script() -> None:
@@ -76,17 +77,17 @@ def test_probe_fills_the_capability_map_and_marks_params_for_the_chat_page(
     assert table.loc["image-descriptor", "chat"] == "not supported"
     assert not any("Not probed yet" in i.value for i in at.info)
     # The chat page reads this store to mark controls.
-    marked = at.session_state["unsupported_params"]["smollm2-135m-instruct"]
-    assert "tools" in marked and marked["tools"].startswith("probe:")
+    chat = local_deployments["smollm2-135m-instruct"]
+    marked = RefusalStore().refusals(chat.name, chat.endpoint)
+    assert "tools" in marked and marked["tools"].reason.startswith("probe:")
     assert any("probed at" in e.label for e in at.expander)
 
 
 @pytest.mark.usefixtures("isolated_config")
 def test_a_422_seen_elsewhere_shows_in_the_map_before_any_probe(local_deployments: dict[str, Deployment]) -> None:
-    at = AppTest.from_function(_script, default_timeout=60)
-    at.session_state["deployments_added"] = dict(local_deployments)
-    at.session_state["unsupported_params"] = {"smollm2-135m-instruct": {"seed": "smollm2: seed refused [422]"}}
-    at.run()
+    chat = local_deployments["smollm2-135m-instruct"]
+    RefusalStore().record(chat.name, chat.endpoint, "seed", "smollm2: seed refused [422]")
+    at = _page(local_deployments)
     table = _frame(at, 1).set_index("deployment")
     assert table.loc["smollm2-135m-instruct", "seed"] == "not supported"
     assert table.loc["smollm2-135m-instruct", "stop"] == "unknown"
