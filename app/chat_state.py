@@ -92,10 +92,27 @@ def set_notice(text: str | None) -> None:
 
 
 def drop_trailing_answer() -> None:
-    """Remove the last answer (if the conversation ends with one) so it can be generated again."""
+    """Remove the last answer (if the conversation ends with one) so it can be generated again.
+
+    A prompt that failed is sent again by this retry, so it loses its mark; earlier failed prompts keep theirs.
+    """
     current = entries()
     while current and current[-1].turn.role == "assistant":
         current.pop()
+    if current and current[-1].turn.failed:
+        current[-1].turn = current[-1].turn.model_copy(update={"failed": False, "failure": None})
+
+
+def mark_prompt_failed(conversation: list[ChatEntry], error: Exception) -> None:
+    """Mark the prompt an answer failed for (the turns since the last answer) as failed: shown, never sent again.
+
+    Takes the conversation list itself: it runs in the streaming run's `finally`, where session state is out of reach.
+    """
+    failure = " ".join(str(error).split()) or type(error).__name__
+    for entry in reversed(conversation):
+        if entry.turn.role == "assistant" or entry.turn.failed:
+            break
+        entry.turn = entry.turn.model_copy(update={"failed": True, "failure": failure})
 
 
 def strip_images() -> None:

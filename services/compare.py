@@ -266,6 +266,11 @@ class PaneReply:
     system_prompt: str = ""
     params: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def failed(self) -> bool:
+        """True for a request that failed before any answer: its prompt is left out of the pane's later history."""
+        return self.error is not None and not self.text and not self.tool_calls
+
 
 @dataclass
 class Turn:
@@ -302,11 +307,15 @@ def reply_from_snapshot(
 
 
 def pane_messages(turns: Iterable[Turn], pane_id: str, system_prompt: str, prompt: str) -> list[dict[str, Any]]:
-    """The messages one pane sends next: its own history (only its own replies) plus the new prompt."""
+    """The messages one pane sends next: its own history (only its own replies) plus the new prompt.
+
+    A turn this pane failed (PaneReply.failed) is left out: resending a blocked prompt would fail every later turn,
+    and an unanswered one would put two user messages in a row.
+    """
     messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
     for turn in turns:
         reply = turn.replies.get(pane_id)
-        if reply is None:
+        if reply is None or reply.failed:
             continue
         messages.append({"role": "user", "content": turn.prompt})
         if reply.tool_calls:

@@ -11,6 +11,7 @@ from typing import Any
 
 from services.compare import ALL_BAD, TIE, MetricsRow, Turn, best_panes, conversation_rows, last_turn_rows
 from services.config import Deployment
+from services.transcript import FAILED_MARK
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#1f2328;background:#fff}
@@ -111,6 +112,8 @@ def export_html(
                 parts.append(f"<pre>tool call {_esc(call.function.name)}({_esc(call.function.arguments)})</pre>")
             if reply.status == "stopped":
                 parts.append("<p class='muted'>stopped</p>")
+            if reply.failed:
+                parts.append(f"<p class='muted'>{_esc(FAILED_MARK)} (left out of this pane's later history)</p>")
             if reply.error is not None:
                 shown, error_text = names.get(pid, reply.deployment), str(reply.error)
                 if reply.deployment and reply.deployment not in shown:

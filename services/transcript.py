@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 TRANSCRIPT_FORMAT = "model-playground/chat"
 TRANSCRIPT_VERSION = 1
+# How a failed prompt is marked on the page and in exports.
+FAILED_MARK = "not sent again: the request failed"
 
 
 class TranscriptError(ValueError):
@@ -41,6 +43,10 @@ class ChatTurn(BaseModel):
     finish_reason: str | None = None
     deployment: str | None = None
     metrics: TurnMetrics | None = None
+    # A prompt whose request failed before any answer (content filter, unreachable, 401, 422...): kept to read, to
+    # edit and to retry, but never sent again as history, or every later turn would carry it (and fail the same way).
+    failed: bool = False
+    failure: str | None = Field(default=None, description="why the request failed, in one line (never a key)")
 
 
 class Transcript(BaseModel):
@@ -55,11 +61,16 @@ class Transcript(BaseModel):
 
 
 def api_messages(system_prompt: str, turns: list[ChatTurn]) -> list[dict[str, Any]]:
-    """Build the request's `messages`: the system prompt, then each turn; images become `image_url` items."""
+    """Build the request's `messages`: the system prompt, then each turn; images become `image_url` items.
+
+    Failed prompts (`ChatTurn.failed`) and answers that never came are left out.
+    """
     messages: list[dict[str, Any]] = []
     if system_prompt.strip():
         messages.append({"role": "system", "content": system_prompt})
     for turn in turns:
+        if turn.failed:
+            continue
         if turn.role == "user":
             if turn.images:
                 items: list[dict[str, Any]] = [{"type": "text", "text": turn.content}] if turn.content else []
@@ -130,6 +141,9 @@ def to_markdown(transcript: Transcript) -> str:
             function = call.get("function", {})
             name, arguments = function.get("name", "?"), function.get("arguments", "")
             lines += [f"Tool call `{name}`:", "", "```json", arguments, "```", ""]
+        if turn.failed:
+            why = f": {turn.failure}" if turn.failure else ""
+            lines += [f"*({FAILED_MARK}{why})*", ""]
         if turn.stopped:
             lines += ["*(stopped before the end)*", ""]
         if turn.finish_reason and turn.finish_reason != "stop":

@@ -17,7 +17,7 @@ from app.components.metrics_strip import render_metrics
 from app.stream_pump import StreamPump
 from services.config import Deployment
 from services.images import prepare_images
-from services.transcript import ChatTurn, api_messages
+from services.transcript import FAILED_MARK, ChatTurn, api_messages
 
 STOP_KEY = "chat_stop"
 # How often the page looks for new text; a redraw also happens at least every KEEPALIVE_INTERVAL_S.
@@ -50,13 +50,14 @@ def _start_edit(index: int) -> None:
 def _resend(index: int) -> None:
     current = chat_state.entries()
     text = st.session_state.get(f"chat_edit_text_{index}", current[index].turn.content)
-    edited = current[index].turn.model_copy(update={"content": text})
+    # A fixed prompt is sent afresh: it loses the failed mark it may have had.
+    edited = current[index].turn.model_copy(update={"content": text, "failed": False, "failure": None})
     chat_state.set_entries([*current[:index], ChatEntry(turn=edited)])
     chat_state.set_editing(None)
     chat_state.request_generation()
 
 
-def _render_user(entry: ChatEntry, index: int, busy: bool) -> None:
+def _render_user(entry: ChatEntry, index: int, is_last: bool, busy: bool) -> None:
     with st.chat_message("user"):
         if chat_state.editing_index() == index:
             st.text_area("Edit message", key=f"chat_edit_text_{index}", label_visibility="collapsed")
@@ -67,14 +68,23 @@ def _render_user(entry: ChatEntry, index: int, busy: bool) -> None:
         st.markdown(entry.turn.content)
         if entry.turn.images:
             st.image(entry.turn.images, width=160)
-        if not busy:
-            st.button(
-                "Edit",
-                key=f"chat_edit_{index}",
-                on_click=_start_edit,
-                args=(index,),
-                type="tertiary",
-                icon=":material/edit:",
+        if entry.turn.failed:
+            st.caption(f":orange[{FAILED_MARK}]", help=entry.turn.failure)
+        if busy:
+            return
+        row = st.container(horizontal=True, gap="small")
+        row.button(
+            "Edit",
+            key=f"chat_edit_{index}",
+            on_click=_start_edit,
+            args=(index,),
+            type="tertiary",
+            icon=":material/edit:",
+        )
+        if entry.turn.failed and is_last:
+            # Last in the conversation, so no error card below offers Retry (a restored conversation keeps no card).
+            row.button(
+                "Retry", key=f"chat_retry_prompt_{index}", on_click=_retry, type="tertiary", icon=":material/refresh:"
             )
 
 
@@ -137,10 +147,11 @@ def render_conversation(deployment: Deployment | None, busy: bool) -> None:
     """Draw every turn; the last answer gets Regenerate, and an error card its Retry buttons."""
     current = chat_state.entries()
     for index, entry in enumerate(current):
+        is_last = index == len(current) - 1
         if entry.turn.role == "user":
-            _render_user(entry, index, busy)
+            _render_user(entry, index, is_last, busy)
         else:
-            _render_assistant(entry, index, index == len(current) - 1, deployment, busy)
+            _render_assistant(entry, index, is_last, deployment, busy)
 
 
 def generate_answer(deployment: Deployment, system_prompt: str, values: ParamValues) -> None:
@@ -156,6 +167,7 @@ def generate_answer(deployment: Deployment, system_prompt: str, values: ParamVal
     try:
         params = build_params(values, set(state.unsupported_params(deployment.name)))
     except JsonFieldError as err:
+        chat_state.mark_prompt_failed(conversation, err)
         conversation.append(ChatEntry(turn=ChatTurn(role="assistant", deployment=deployment.name), error=err))
         return
     messages = api_messages(system_prompt, [entry.turn for entry in conversation])
@@ -181,7 +193,11 @@ def generate_answer(deployment: Deployment, system_prompt: str, values: ParamVal
                 pump.stop()
                 result, error = pump.result(), pump.error
                 stopped = interrupted and error is None
-                conversation.append(chat_state.entry_from_result(result, deployment.name, error, stopped=stopped))
+                answer = chat_state.entry_from_result(result, deployment.name, error, stopped=stopped)
+                if error is not None and answer.failed_empty:
+                    # No answer at all: the prompt stays on the page but leaves the history later turns send.
+                    chat_state.mark_prompt_failed(conversation, error)
+                conversation.append(answer)
             finally:
                 lock.release()
 

@@ -55,7 +55,9 @@ def chat_entries_for_pane(turns: Sequence[Turn], pane_id: str) -> list[ChatEntry
         reply = turn.replies.get(pane_id)
         if reply is None:
             continue
-        entries.append(ChatEntry(turn=ChatTurn(role="user", content=turn.prompt)))
+        # A prompt this pane failed stays marked on the chat page too, so it is not sent again from there.
+        failure = " ".join(str(reply.error).split()) if reply.failed else None
+        entries.append(ChatEntry(turn=ChatTurn(role="user", content=turn.prompt, failed=reply.failed, failure=failure)))
         if reply.text or reply.tool_calls or reply.error is not None:
             entries.append(_assistant_entry(reply))
     return entries

@@ -15,6 +15,7 @@ from app.state import mark_unsupported, unsupported_params
 from services.compare import PaneReply
 from services.config import Deployment
 from services.errors import InferenceError
+from services.transcript import FAILED_MARK
 
 SHARED = "compare.shared"
 
@@ -165,6 +166,8 @@ def render_pane(
         for index, turn in enumerate(state.turns):
             with st.chat_message("user"):
                 st.markdown(turn.prompt)
+                if pane.uid in turn.replies and turn.replies[pane.uid].failed:
+                    st.caption(f":orange[{FAILED_MARK}]")
             if index == active_index and pane.uid in state.active.asked:  # type: ignore[union-attr]
                 with st.container(key=f"compare_live_{pane.uid}"):
                     placeholder = st.empty()

@@ -1,0 +1,45 @@
+"""A compare pane whose turn failed shows the prompt marked, and leaves it out of that pane's later history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streamlit.testing.v1 import AppTest
+
+from services.config import Deployment
+from services.transcript import FAILED_MARK
+from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks
+
+BLOCKED = "Tell me about the forbiddenfruit"
+FILTER_BODY = {"status": 400, "code": "content_filter", "message": "The response was filtered", "param": "messages"}
+
+
+def _script() -> None:
+    from pages.compare import render
+
+    render()
+
+
+def test_a_pane_that_failed_a_turn_does_not_send_that_prompt_again(fault_server: FaultServer) -> None:
+    blocking = fault_server.scenario(Reply(status=400, json=FILTER_BODY), Reply(sse=chat_chunks(["fine"])))
+    open_ = fault_server.scenario(Reply(sse=chat_chunks(["answered"])))
+    at = AppTest.from_function(_script, default_timeout=30)
+    at.session_state["deployments_added"] = {
+        "blocking": Deployment(name="blocking", endpoint=blocking.endpoint, max_retries=0),
+        "open": Deployment(name="open", endpoint=open_.endpoint, max_retries=0),
+    }
+    at.query_params["panes"] = "blocking,open"
+    at.run()
+    at.chat_input(key="compare.input").set_value(BLOCKED).run()
+    assert not at.exception, at.exception
+    assert [c.value for c in at.caption].count(f":orange[{FAILED_MARK}]") == 1  # only the pane that failed
+    at.chat_input(key="compare.input").set_value("next question").run()
+    assert not at.exception, at.exception
+
+    def users(messages: list[dict[str, Any]]) -> list[str]:
+        return [m["content"] for m in messages if m["role"] == "user"]
+
+    # The failed pane sends only the new prompt; the other pane keeps the turn it answered.
+    assert users(blocking.requests[1].json()["messages"]) == ["next question"]
+    assert users(open_.requests[1].json()["messages"]) == [BLOCKED, "next question"]
+    assert "fine" in [m.value for m in at.markdown]
