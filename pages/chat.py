@@ -19,6 +19,10 @@ def _clear() -> None:
     chat_state.set_entries([])
     chat_state.set_editing(None)
     chat_state.set_notice(None)
+    # A new conversation gets a new id at its first save: the old link keeps opening the old conversation.
+    chat_state.set_conversation_id(None)
+    chat_state.set_saved_json(None)
+    st.query_params.pop(transcript_io.QUERY_CONVERSATION, None)
 
 
 def render() -> None:

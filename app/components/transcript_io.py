@@ -96,8 +96,8 @@ def restore_from_url() -> None:
 def save_conversation(deployment_name: str | None, params: dict[str, Any]) -> None:
     """Save the conversation if it changed since the last save, and keep its id in the URL as `?c=`.
 
-    Nothing is saved for a conversation that never had a message; a cleared one is saved empty so a reload does
-    not bring it back. A store that cannot be written shows a warning and the conversation stays on the page.
+    Nothing is saved for a conversation that never had a message (Clear starts one under a new id, so the old link
+    keeps the old conversation). A store that cannot be written shows a warning and the conversation stays on the page.
     """
     conversation_id = chat_state.conversation_id()
     transcript = current_transcript(deployment_name, params)

@@ -114,19 +114,24 @@ def test_a_new_browser_at_the_same_url_shows_the_conversation_with_its_metrics(
     screenshot(second, "chat-restored-conversation")
 
 
-def test_clearing_is_saved_so_a_reload_does_not_bring_the_conversation_back(
+def test_clearing_starts_a_new_conversation_and_the_old_link_still_opens_the_old_one(
     persist_app: AppServer, new_page: Any
 ) -> None:
     page = new_page()
-    conversation_id, _ = _send_one_turn(page, persist_app.url)
+    conversation_id, answer = _send_one_turn(page, persist_app.url)
     page.locator(".st-key-chat_clear button").click()
     wait_until_idle(page)
     assert _messages(page) == []
+    # The cleared page no longer names the old conversation, so a reload does not bring it back.
+    assert "c" not in parse_qs(urlsplit(page.url).query)
     page.reload()
     wait_for_app(page)
     page.get_by_test_id("stChatInputTextArea").wait_for()
     assert _messages(page) == []
-    assert parse_qs(urlsplit(page.url).query)["c"] == [conversation_id]
+    old = new_page()
+    _open_saved(old, persist_app.url, conversation_id)
+    messages = _messages(old)
+    assert len(messages) == 2 and QUESTION in messages[0] and answer in messages[1], messages
 
 
 def test_an_unknown_id_shows_a_notice_and_starts_empty(persist_app: AppServer, new_page: Any) -> None:
