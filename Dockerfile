@@ -1,5 +1,5 @@
 # The playground in one container: Streamlit headless on 0.0.0.0:8501, the embedded endpoint beside it when no
-# deployment is configured. Configure with environment variables or mount a TOML file at /config/deployments.toml.
+# deployment is configured. Configure with environment variables or mount a TOML file at /app/deployments.toml.
 
 # Stage 1 compiles llama-cpp-python once into wheels, so the final image carries no compiler.
 FROM python:3.11-slim AS wheels
@@ -26,8 +26,7 @@ WORKDIR /app
 COPY --chown=10001:10001 . .
 USER 10001
 
-ENV PLAYGROUND_CONFIG=/config/deployments.toml \
-    PLAYGROUND_DATA_DIR=/home/playground/data \
+ENV PLAYGROUND_DATA_DIR=/home/playground/data \
     PYTHONPATH=/app \
     STREAMLIT_SERVER_HEADLESS=true \
     STREAMLIT_SERVER_ADDRESS=0.0.0.0 \

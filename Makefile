@@ -13,6 +13,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 install: $(STAMP)
 
 $(STAMP): $(REQS)
+	@# The pins (llama-cpp-python's wheel, numba for UMAP) are for Python 3.11 only: say so instead of failing later.
+	@test -x $(BIN)/python || { [ -n "$(PYTHON)" ] && $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; } || \
+		{ echo "Python 3.11 is required: found $$($(PYTHON) --version 2>/dev/null || echo no python) at '$(PYTHON)'." \
+		"Install python3.11, or run: make PYTHON=/path/to/python3.11 $(MAKECMDGOALS)" >&2; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# llama-cpp-python compiles here on the first install (about 7 minutes on 2 cores); pip caches the wheel.

@@ -1,7 +1,7 @@
 """Reads a chat stream in a worker thread, so the page keeps redrawing (and notices Stop) while no token arrives.
 
-No streamlit here: the page polls `text` and `done`, and calls `stop()` when the user stops; the worker closes the
-connection itself (a ChatStream is closed from the thread that iterates it).
+No streamlit here: the page polls `text` and `done`, and calls `stop()` when the user stops. The worker's calls run
+in a CancelScope, so stop() shuts the connection down at once, also while the request waits for its first byte.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from services.client import ChatStream
 from services.schemas import ChatResult, Metrics
+from services.transport import CancelScope
 
 
 class StreamPump:
@@ -21,6 +22,7 @@ class StreamPump:
         self._open_stream = open_stream
         self._stream: ChatStream | None = None
         self._stop = threading.Event()
+        self._scope = CancelScope()
         self.done = threading.Event()
         self.error: Exception | None = None
         self.started = time.perf_counter()
@@ -28,17 +30,20 @@ class StreamPump:
         self._thread.start()
 
     def _run(self) -> None:
-        try:
-            self._stream = self._open_stream()
-            for _delta in self._stream:
-                if self._stop.is_set():
-                    break
-        except Exception as err:  # handed to the page, which shows it as a card
-            self.error = err
-        finally:
-            if self._stream is not None:
-                self._stream.close()
-            self.done.set()
+        with self._scope:
+            try:
+                self._stream = self._open_stream()
+                for _delta in self._stream:
+                    if self._stop.is_set():
+                        break
+            except Exception as err:
+                # Handed to the page, which shows it as a card; after Stop a failure is the connection we cut.
+                if not self._stop.is_set():
+                    self.error = err
+            finally:
+                if self._stream is not None:
+                    self._stream.close()
+                self.done.set()
 
     @property
     def text(self) -> str:
@@ -51,8 +56,9 @@ class StreamPump:
         return self._stop.is_set()
 
     def stop(self) -> None:
-        """Ask the worker to stop; it closes the connection as soon as its read returns."""
+        """Stop now: the connection is shut down under the worker, which then ends with what arrived."""
         self._stop.set()
+        self._scope.cancel()
 
     def wait(self, timeout_s: float) -> bool:
         """Wait up to `timeout_s` for the stream to end; True when it has."""

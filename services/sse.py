@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -85,12 +85,3 @@ def iter_events(chunks: Iterator[bytes]) -> Iterator[ServerSentEvent]:
         yield from decoder.feed(chunk)
     yield from decoder.flush()
 
-
-async def aiter_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[ServerSentEvent]:
-    """Events from an async iterator of byte chunks."""
-    decoder = SSEDecoder()
-    async for chunk in chunks:
-        for event in decoder.feed(chunk):
-            yield event
-    for event in decoder.flush():
-        yield event

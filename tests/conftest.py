@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.deployments",
     "tests.fixtures.fault_server",
     "tests.fixtures.app_server",
+    "tests.fixtures.counting_server",
 ]
 
 

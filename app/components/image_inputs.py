@@ -56,6 +56,14 @@ def image_limits() -> ImageLimits:
         max_side = right.number_input(
             "Downscale to longest side (px)", min_value=32, max_value=4096, value=defaults.max_side, step=32
         )
+        # Streamlit refuses larger uploads before this page sees them (server.maxUploadSize, in MB).
+        server_mb = float(st.get_option("server.maxUploadSize"))
+        if max_mb > server_mb:
+            st.caption(
+                f"This server accepts uploads up to {server_mb:g} MB, so larger files are refused before this limit "
+                "applies: start it with `STREAMLIT_SERVER_MAX_UPLOAD_SIZE` set higher (`make run` does so from "
+                "`PLAYGROUND_IMAGE_MAX_MB`)."
+            )
     return ImageLimits(max_bytes=int(max_mb * 2**20), max_side=int(max_side))
 
 

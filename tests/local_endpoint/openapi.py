@@ -1,4 +1,4 @@
-"""Validators for response bodies from the Swagger 2.0 contract in ../shared/api (x-nullable made JSON Schema)."""
+"""Validators for response bodies from the Swagger 2.0 contract in docs/api (x-nullable made JSON Schema)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import jsonschema
 
-# The clone's parent holds shared/ (in CI: a fresh clone with shared/ beside it).
-SHARED_API = Path(__file__).resolve().parents[3] / "shared" / "api"
+# The project keeps its own copy of the contract (docs/api/PROVENANCE.md says where it came from).
+CONTRACT_DIR = Path(__file__).resolve().parents[2] / "docs" / "api"
 CONTRACTS = {
     "2024-05-01-preview": "ai-model-inference-2024-05-01-preview.openapi.json",
     "2025-04-01": "ai-model-inference-2025-04-01.openapi.json",
@@ -34,7 +34,7 @@ def _json_schema(node: Any) -> Any:
 
 @functools.cache
 def _definitions(version: str) -> dict[str, Any]:
-    contract = json.loads((SHARED_API / CONTRACTS[version]).read_text())
+    contract = json.loads((CONTRACT_DIR / CONTRACTS[version]).read_text())
     return _json_schema(contract["definitions"])
 
 
