@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -41,9 +42,11 @@ class DeploymentStatus:
 
 
 def _fingerprint(deployment: Deployment) -> str:
-    """A stable digest of everything that makes a client different (the key included, never shown)."""
-    secret = deployment.key.get_secret_value() if deployment.key else ""
-    return hashlib.sha256((deployment.model_dump_json() + "\0" + secret).encode()).hexdigest()
+    """A stable digest of everything that makes a client different (key and header values included, never shown)."""
+    # model_dump_json masks the secrets, so they are added here; only the digest is ever kept.
+    key = deployment.key.get_secret_value() if deployment.key else None
+    secrets = {"key": key, "headers": deployment.header_values()}
+    return hashlib.sha256((deployment.model_dump_json() + "\0" + json.dumps(secrets)).encode()).hexdigest()
 
 
 @st.cache_resource(show_spinner=False)

@@ -18,6 +18,7 @@ from services.errors import (
     ModalityNotSupportedError,
     StreamInterruptedError,
     error_from_response,
+    redact_text,
 )
 from services.metrics import Stopwatch
 from services.retry import DEFAULT_POLICY, RETRY_STATUSES, RetryPolicy
@@ -110,21 +111,34 @@ class CallPlanner:
         try:
             return self.entra.token()
         except Exception as exc:  # azure-identity raises several unrelated types
-            raise AuthenticationError(
+            error = AuthenticationError(
                 f"could not get an Entra ID token for {self.entra.scope}: {type(exc).__name__}: {exc}",
                 key_source="entra",
                 deployment=self.deployment.name,
                 request_id=call.request_id,
-            ) from None
+            )
+            raise self.redact(error) from None
 
-    def _secret(self) -> str | None:
-        return self.deployment.key.get_secret_value() if self.deployment.key is not None else None
+    def secrets(self) -> list[str]:
+        """Everything that must never show in an error: the key, each extra header value and the Entra token."""
+        token = self.entra.cached_token() if self.entra is not None else None
+        return self.deployment.secret_values() + ([token] if token else [])
+
+    def redact(self, error: InferenceError) -> InferenceError:
+        """The error with every secret of this deployment masked (endpoints may echo request headers)."""
+        return error.redact(self.secrets())
+
+    def mask(self, text: str) -> str:
+        """`text` with every secret of this deployment masked, for bodies an error is about to quote."""
+        return redact_text(text, self.secrets())
 
     def response_error(self, call: Call, status: int, headers: httpx.Headers, text: str) -> InferenceError:
+        secrets = self.secrets()
+        # Masked before parsing too: a message is cut to one line, which could leave part of a secret unmatched.
         error = error_from_response(
             status,
-            headers,
-            text,
+            httpx.Headers({name: redact_text(value, secrets) for name, value in headers.items()}),
+            redact_text(text, secrets),
             deployment=self.deployment.name,
             route=call.route,
             request_id=call.request_id,
@@ -132,7 +146,7 @@ class CallPlanner:
             key_source="entra" if self.entra is not None else self.deployment.key_source,
             host=self.host,
         )
-        return error.redact(self._secret())
+        return error.redact(secrets)
 
     def transport_error(self, call: Call, exc: Exception, *, partial: str | None = None) -> EndpointUnavailableError:
         """A connect/timeout/protocol failure as EndpointUnavailableError (StreamInterruptedError mid-stream)."""
@@ -160,7 +174,7 @@ class CallPlanner:
                 deployment=self.deployment.name,
                 request_id=call.request_id,
             )
-        error.redact(self._secret())
+        self.redact(error)
         return error
 
     def retry_wait(self, attempt: int, status: int | None, headers: httpx.Headers | None) -> float | None:

@@ -13,7 +13,7 @@ import httpx
 
 from services.calls import Call, CallPlanner
 from services.config import Deployment
-from services.errors import StreamInterruptedError
+from services.errors import InferenceError, StreamInterruptedError
 from services.http import shutdown_socket, timeout_for
 from services.responses import StreamAssembler, json_body, parse_chat, parse_embeddings, parse_info
 from services.retry import RETRY_EXCEPTIONS, RetryPolicy
@@ -56,6 +56,9 @@ class ChatStream:
             if self._closing:
                 return  # the reader was cut off by close(): a stop, not a failure
             raise self._planner.transport_error(self._call, exc, partial=assembler.text) from None
+        except InferenceError as err:
+            # Error events and malformed chunks are quoted in the message; an endpoint may echo secrets in them.
+            raise self._planner.redact(err) from None
         finally:
             self._finished = True
             if assembler.complete:
@@ -169,7 +172,12 @@ class InferenceClient:
             text = response.text
         finally:
             response.close()
-        return json_body(text, deployment=self.deployment.name, request_id=call.request_id, route=call.route)
+        where = {"deployment": self.deployment.name, "request_id": call.request_id, "route": call.route}
+        try:
+            return json_body(text, **where)
+        except InferenceError:
+            # The error quotes the start of the body: quote a masked copy, so no secret an endpoint echoed shows.
+            return json_body(self._planner.mask(text), **where)
 
     def info(self) -> ModelInfo:
         """The model behind the deployment (`/info`)."""

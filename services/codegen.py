@@ -1,13 +1,14 @@
 """Runnable code for the current conversation: Python with azure-ai-inference, Python with openai, and curl.
 
-The key is never written into the code: every snippet reads it from an environment variable named by
-`key_env_var`.
+No secret is ever written into the code: every snippet reads the key from the environment variable named by
+`key_env_var`, and each extra header value from the one named by `header_env_var` (deployment and header name).
 """
 
 from __future__ import annotations
 
 import json
 import pprint
+import re
 import shlex
 from typing import Any
 
@@ -30,6 +31,17 @@ def key_env_var(deployment: Deployment) -> str:
     return KEY_ENV_VARS[deployment.api]
 
 
+def header_env_var(deployment: Deployment, header: str) -> str:
+    """The environment variable a snippet reads one extra header's value from, e.g. PHI4_HEADER_X_CUSTOM."""
+    name = re.sub(r"[^A-Z0-9]+", "_", f"{deployment.name}_HEADER_{header}".upper()).strip("_")
+    return name if not name[:1].isdigit() else f"_{name}"
+
+
+def header_env_vars(deployment: Deployment) -> dict[str, str]:
+    """Each extra header of the deployment and the environment variable its value is read from."""
+    return {header: header_env_var(deployment, header) for header in deployment.extra_headers}
+
+
 def chat_url(deployment: Deployment) -> str:
     """The full chat completions URL, with the api-version query when the kind takes one."""
     version = api_version(deployment)
@@ -43,7 +55,8 @@ def request_body(deployment: Deployment, messages: list[dict[str, Any]], params:
 
 
 def request_headers(deployment: Deployment, params: dict[str, Any], key_placeholder: str) -> dict[str, str]:
-    """Headers of the request, with `key_placeholder` where the key goes (never the key itself)."""
+    """Headers of the request, with `key_placeholder` where the key goes and `$<header_env_var>` where an extra
+    header's value goes (never a secret itself)."""
     headers = {"Content-Type": "application/json"}
     if deployment.key is not None and deployment.auth == "key":
         if deployment.api in ("azure-inference", "azure-openai"):
@@ -54,7 +67,7 @@ def request_headers(deployment: Deployment, params: dict[str, Any], key_placehol
         headers["azureml-model-deployment"] = deployment.azureml_deployment
     if params.get("model_extras") and deployment.api in EXTRA_HEADER_KINDS:
         headers["extra-parameters"] = params.get("extra_parameters") or "pass-through"
-    headers.update(deployment.extra_headers)
+    headers.update({header: f"${env}" for header, env in header_env_vars(deployment).items()})
     return headers
 
 
@@ -65,6 +78,23 @@ def _literal(value: Any, indent: int = 0) -> str:
 
 def _kwargs_lines(kwargs: dict[str, Any]) -> list[str]:
     return [f"    {name}={_literal(value, 4)}," for name, value in kwargs.items()]
+
+
+def _headers_code(deployment: Deployment, plain: dict[str, str]) -> str | None:
+    """A Python dict expression of the headers: `plain` ones as literals, extra ones read from the environment."""
+    secret = header_env_vars(deployment)
+    if not secret:
+        return _literal(plain, 4) if plain else None
+    items = [f"        {name!r}: {value!r}," for name, value in plain.items() if name not in secret]
+    items += [f"        {name!r}: os.environ[{env!r}]," for name, env in secret.items()]
+    return "{\n" + "\n".join(items) + "\n    }"
+
+
+def _header_comments(deployment: Deployment, prefix: str = "# ") -> list[str]:
+    return [
+        f'{prefix}Header {header} of deployment "{deployment.name}" is read from the environment variable {env}.'
+        for header, env in header_env_vars(deployment).items()
+    ]
 
 
 def python_azure_inference(deployment: Deployment, messages: list[dict[str, Any]], params: dict[str, Any]) -> str:
@@ -92,7 +122,6 @@ def python_azure_inference(deployment: Deployment, messages: list[dict[str, Any]
     headers: dict[str, str] = {}
     if deployment.azureml_deployment:
         headers["azureml-model-deployment"] = deployment.azureml_deployment
-    headers.update(deployment.extra_headers)
     if params.get("model_extras") and params.get("extra_parameters") not in (None, "pass-through"):
         headers["extra-parameters"] = params["extra_parameters"]
     if deployment.auth == "entra":
@@ -110,13 +139,15 @@ def python_azure_inference(deployment: Deployment, messages: list[dict[str, Any]
     client_args = [f"    endpoint={deployment.endpoint!r},", f"    credential={credential},"]
     if api_version(deployment):
         client_args.append(f"    api_version={api_version(deployment)!r},")
-    if headers:
-        client_args.append(f"    headers={_literal(headers, 4)},")
+    headers_code = _headers_code(deployment, headers)
+    if headers_code:
+        client_args.append(f"    headers={headers_code},")
     call_lines = _kwargs_lines(kwargs) + [f"    {name}={code}," for name, code in extra_code.items()]
     lines = [
         *imports,
         "",
         key_comment,
+        *_header_comments(deployment),
         "client = ChatCompletionsClient(",
         *client_args,
         ")",
@@ -172,9 +203,9 @@ def python_openai(deployment: Deployment, messages: list[dict[str, Any]], params
     headers: dict[str, str] = {}
     if deployment.azureml_deployment:
         headers["azureml-model-deployment"] = deployment.azureml_deployment
-    headers.update(deployment.extra_headers)
-    if headers:
-        client_args.append(f"    default_headers={_literal(headers, 4)},")
+    headers_code = _headers_code(deployment, headers)
+    if headers_code:
+        client_args.append(f"    default_headers={headers_code},")
     kwargs: dict[str, Any] = {"model": deployment.model or deployment.name, "messages": messages}
     kwargs.update({k: v for k, v in params.items() if k not in ("model_extras", "extra_parameters")})
     if params.get("model_extras"):
@@ -185,6 +216,7 @@ def python_openai(deployment: Deployment, messages: list[dict[str, Any]], params
         *imports,
         "",
         key_comment,
+        *_header_comments(deployment),
         f"client = {constructor}(",
         *client_args,
         ")",
@@ -210,6 +242,7 @@ def curl(deployment: Deployment, messages: list[dict[str, Any]], params: dict[st
         )
     elif deployment.key is not None:
         lines.append(f'# The key of deployment "{deployment.name}" is read from the environment variable {env}.')
+    lines += _header_comments(deployment)
     lines.append(f"curl -sS -X POST {shlex.quote(chat_url(deployment))} \\")
     placeholder = f"${env}"
     if deployment.auth == "entra":
@@ -218,10 +251,11 @@ def curl(deployment: Deployment, messages: list[dict[str, Any]], params: dict[st
         headers["Authorization"] = f"Bearer {placeholder}"
     else:
         headers = request_headers(deployment, params, placeholder)
+    expanded = {f"${env}" for env in header_env_vars(deployment).values()}
     for name, value in headers.items():
-        # Double quotes so the shell expands the key variable; nothing else in a header needs expanding.
+        # Double quotes so the shell expands the secret variables; nothing else in a header needs expanding.
         escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`")
-        if placeholder not in value:
+        if placeholder not in value and value not in expanded:
             escaped = escaped.replace("$", "\\$")
         lines.append(f'  -H "{name}: {escaped}" \\')
     body = json.dumps(request_body(deployment, messages, params), indent=2, ensure_ascii=False)

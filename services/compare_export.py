@@ -1,4 +1,4 @@
-"""The whole comparison as one self-contained HTML file: turns, parameters, metrics and votes, never a key."""
+"""The whole comparison as one self-contained HTML file: turns, parameters, metrics and votes, never a secret."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def _vote_text(turn: Turn, names: Mapping[str, str]) -> str:
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
-    """Belt and braces: a key that slipped into any user-typed field is masked."""
+    """Belt and braces: a key or header value that slipped into any user-typed field is masked."""
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "•••")
@@ -89,7 +89,7 @@ def export_html(
     """Render the comparison as a standalone HTML page (inline CSS, no scripts, no external resources).
 
     `names` maps pane ids to what the reader sees (deployment names, or "Model A" labels while blind).
-    `deployments` are only used to name models and to mask their keys; no key is ever written.
+    `deployments` are only used to name models and to mask their secrets (keys, header values); none is written.
     """
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
@@ -135,5 +135,5 @@ def export_html(
         items = "".join(f"<li>{_esc(k.replace(ALL_BAD, 'all bad'))}: {v}</li>" for k, v in tally.most_common())
         parts.append(f"<h2>Vote tally (this session)</h2><ul>{items}</ul>")
     parts.append("</body></html>")
-    secrets = [d.key.get_secret_value() for d in deployments.values() if d.key is not None]
+    secrets = [secret for d in deployments.values() for secret in d.secret_values()]
     return _scrub("".join(parts), secrets)

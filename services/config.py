@@ -3,7 +3,7 @@
 Sources, later ones winning field by field:
 1. the TOML file (`PLAYGROUND_CONFIG`, default `deployments.toml` at the repository root) with `[deployments.<name>]`;
 2. `.streamlit/secrets.toml` (path in `PLAYGROUND_SECRETS`), whose `[deployments.<name>]` tables add or override
-   fields, typically only `key`, so keys can stay out of the shared file;
+   fields, typically only `key` and `extra_headers` (merged header by header), so secrets stay out of the shared file;
 3. the embedded endpoint's three deployments when `PLAYGROUND_LOCAL_ENDPOINT` is set (only names not yet defined);
 4. the seed variables `AZUREAI_ENDPOINT_URL` (+ `AZUREAI_ENDPOINT_KEY`) as a deployment `default` (if not defined);
 5. `PLAYGROUND_DEPLOYMENTS__<NAME>__<FIELD>` variables (name and field case-insensitive, `-` and `_` alike).
@@ -34,7 +34,11 @@ LOCAL_DEPLOYMENTS = ("smollm2-135m-instruct", "all-minilm-l6-v2", "image-descrip
 
 
 class Deployment(BaseModel):
-    """One model deployment the playground can talk to. The key is a SecretStr: it never shows in repr or str."""
+    """One model deployment the playground can talk to.
+
+    The key and every extra header value are SecretStr: they never show in repr, str or model_dump_json; read them
+    with `get_secret_value()` (or `header_values()`) only where a request is built.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -45,7 +49,7 @@ class Deployment(BaseModel):
     model: str | None = None
     api_version: str | None = None
     auth: Literal["key", "entra"] = "key"
-    extra_headers: dict[str, str] = Field(default_factory=dict)
+    extra_headers: dict[str, SecretStr] = Field(default_factory=dict)
     azureml_deployment: str | None = None
     price_per_1k_input: float | None = Field(default=None, ge=0)
     price_per_1k_output: float | None = Field(default=None, ge=0)
@@ -55,8 +59,18 @@ class Deployment(BaseModel):
     key_source: KeySource = "none"
 
     def __hash__(self) -> int:
-        # The default frozen hash fails on the extra_headers dict; the key shows masked, so it is never hashed.
+        # The default frozen hash fails on the extra_headers dict. Secrets show masked in the JSON, so they are never
+        # hashed; deployments differing only in a secret share a hash, and equality still tells them apart.
         return hash(self.model_dump_json())
+
+    def header_values(self) -> dict[str, str]:
+        """The extra headers with their values unwrapped, for the request itself (never for display or storage)."""
+        return {name: value.get_secret_value() for name, value in self.extra_headers.items()}
+
+    def secret_values(self) -> list[str]:
+        """Every secret this deployment holds (key and header values), for redaction and fingerprints."""
+        secrets = [self.key.get_secret_value()] if self.key is not None else []
+        return secrets + list(self.header_values().values())
 
     @field_validator("endpoint")
     @classmethod
@@ -121,7 +135,9 @@ def _describe(error: dict[str, Any]) -> tuple[str, str]:
     if error.get("type") == "missing":
         return field, "required field is missing"
     reason = str(error.get("msg", "invalid value"))
-    if "input" in error and error.get("type") != "value_error" and field != "key":
+    # Secrets are never echoed back: a wrong key or header value still shows only its field.
+    secret = loc[:1] in (["key"], ["extra_headers"])
+    if "input" in error and error.get("type") != "value_error" and not secret:
         reason += f" (got {error['input']!r})"
     return field, reason
 
@@ -259,7 +275,13 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
         if name not in raw:
             raw[name] = {}
             sources[name] = str(secrets_path)
-        raw[name].update(fields)
+        for field, value in fields.items():
+            current = raw[name].get(field)
+            if field == "extra_headers" and isinstance(current, dict) and isinstance(value, dict):
+                # Header values are secrets too: the shared file may name headers, the secrets file adds their values.
+                raw[name][field] = {**current, **value}
+            else:
+                raw[name][field] = value
         if "key" in fields:
             raw[name]["key_source"] = "secrets" if fields["key"] else "none"
         secret_origins[name] = dict.fromkeys(fields, str(secrets_path))

@@ -7,7 +7,7 @@ import datetime
 import email.utils
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 _MAX_DETAIL = 300
@@ -48,12 +48,57 @@ class InferenceError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._line()!r})"
 
-    def redact(self, secret: str | None) -> InferenceError:
-        """Replace any occurrence of `secret` (a key) in the message, in case an endpoint echoes it."""
-        if secret and secret in self.message:
-            self.message = self.message.replace(secret, "***")
-            self.args = (self._line(),)
+    def redact(self, secrets: str | Iterable[str | None] | None) -> InferenceError:
+        """Mask every secret (key, Entra token, header values) in the message and the other text fields, in case an
+        endpoint echoes them; also a secret's beginning left at the end of a message that was cut short."""
+        wanted = redaction_list(secrets)
+        if not wanted:
+            return self
+        self.message = redact_text(self.message, wanted)
+        for name, value in list(vars(self).items()):
+            if name != "message" and isinstance(value, str | dict | list | tuple):
+                setattr(self, name, _redact_value(value, wanted))
+        self.args = (self._line(),)
         return self
+
+
+REDACTED = "***"
+# Shorter strings are not masked: replacing "a" or "1" everywhere would ruin messages and hide nothing.
+_MIN_SECRET = 4
+
+
+def redaction_list(secrets: str | Iterable[str | None] | None) -> list[str]:
+    """The secrets worth masking, longest first (so a secret containing another is masked whole)."""
+    if secrets is None:
+        return []
+    items = [secrets] if isinstance(secrets, str) else list(secrets)
+    return sorted({s for s in items if s and len(s) >= _MIN_SECRET}, key=len, reverse=True)
+
+
+def redact_text(text: str, secrets: str | Iterable[str | None] | None) -> str:
+    """`text` with every secret replaced by ***. Messages quote bodies cut short, so the beginning of a secret at
+    the very end (before a closing quote or "…") is masked as well."""
+    wanted = redaction_list(secrets)
+    for secret in wanted:
+        text = text.replace(secret, REDACTED)
+    body = text.rstrip("…'\"")
+    tail = text[len(body) :]
+    for secret in wanted:
+        # The longest beginning of the secret the cut text ends with (at least a few characters).
+        for size in range(min(len(secret) - 1, len(body)), _MIN_SECRET - 1, -1):
+            if body.endswith(secret[:size]):
+                return body[:-size] + REDACTED + tail
+    return text
+
+
+def _redact_value(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        return redact_text(value, secrets)
+    if isinstance(value, dict):
+        return {key: _redact_value(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redact_value(item, secrets) for item in value)
+    return value
 
 
 class InvalidRequestError(InferenceError):

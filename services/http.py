@@ -70,6 +70,10 @@ class EntraAuth:
             self.credential = DefaultAzureCredential()
         return self.credential
 
+    def cached_token(self) -> str | None:
+        """The token last fetched (None before the first call), so errors can be masked of it."""
+        return self._token
+
     def token(self) -> str:
         """A valid access token, fetched again when less than a minute remains."""
         if self._token is None or time.time() > self._expires_on - 60:
@@ -104,13 +108,14 @@ def build_headers(
     extra_parameters: str | None = None,
     bearer_token: str | None = None,
 ) -> dict[str, str]:
-    """Headers for one call; auth headers only when there is a key (or an Entra token)."""
+    """Headers for one call; auth headers only when there is a key (or an Entra token). The only place extra header
+    values are unwrapped, because they go on the wire."""
     headers = {
         "accept": "text/event-stream" if stream else "application/json",
         "user-agent": USER_AGENT,
         "x-ms-client-request-id": request_id,
     }
-    headers.update(deployment.extra_headers)
+    headers.update(deployment.header_values())
     if deployment.azureml_deployment:
         headers["azureml-model-deployment"] = deployment.azureml_deployment
     if extra_parameters and deployment.api in _EXTRA_HEADER_KINDS:

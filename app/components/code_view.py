@@ -1,4 +1,4 @@
-""" "View code": the conversation and parameters as runnable Python (two SDKs) and curl; the key stays an env var."""
+""" "View code": the conversation and parameters as runnable Python (two SDKs) and curl; secrets stay env vars."""
 
 from __future__ import annotations
 
@@ -19,7 +19,13 @@ def render_code_view(deployment: Deployment, messages: list[dict[str, Any]], par
     if openai_code is not None:
         snippets.append(("openai", openai_code, "python"))
     snippets.append(("curl", codegen.curl(deployment, messages, params), "bash"))
-    st.caption(f"The key is read from the environment variable `{codegen.key_env_var(deployment)}`.")
+    caption = f"The key is read from the environment variable `{codegen.key_env_var(deployment)}`."
+    headers = codegen.header_env_vars(deployment)
+    if headers:
+        # Header values are secrets like the key: the snippets name a variable, never the value.
+        named = ", ".join(f"`{header}` from `{env}`" for header, env in headers.items())
+        caption += f" Extra headers are read from the environment too: {named}."
+    st.caption(caption)
     for tab, (_, code, language) in zip(st.tabs([name for name, _, _ in snippets]), snippets, strict=True):
         with tab:
             st.code(code, language=language)

@@ -101,3 +101,46 @@ def test_no_snippet_contains_the_key() -> None:
             code = make(deployment, MESSAGES, PARAMS)
             assert code is not None and SECRET not in code
             assert codegen.key_env_var(deployment) in code
+
+
+HEADER_SECRET = "hdr-secret-9876543210"
+
+
+@pytest.mark.parametrize("kind", ["azure_inference", "openai", "curl"])
+def test_snippet_reads_extra_header_values_from_the_environment(fault_server: FaultServer, kind: str) -> None:
+    scenario = fault_server.scenario(Reply(json=chat_body("with header")))
+    deployment = Deployment(
+        name="phi4",
+        endpoint=scenario.endpoint,
+        key=SECRET,
+        key_source="file",
+        azureml_deployment="blue",
+        extra_headers={"x-custom": HEADER_SECRET, "X-Other-Id": "$not-a-variable"},
+    )
+    assert codegen.header_env_vars(deployment) == {
+        "x-custom": "PHI4_HEADER_X_CUSTOM",
+        "X-Other-Id": "PHI4_HEADER_X_OTHER_ID",
+    }
+    if kind == "curl":
+        code = codegen.curl(deployment, MESSAGES, {"max_tokens": 5})
+        assert "$PHI4_HEADER_X_CUSTOM" in code
+        args = ["bash", "-c", code]
+    else:
+        make = codegen.python_azure_inference if kind == "azure_inference" else codegen.python_openai
+        code = make(deployment, MESSAGES, {"max_tokens": 5})
+        assert code is not None and 'os.environ["PHI4_HEADER_X_CUSTOM"]' in code.replace("'", '"')
+        args = [sys.executable, "-c", code]
+    assert HEADER_SECRET not in code and "$not-a-variable" not in code and SECRET not in code
+    env = {**os.environ, "AZUREAI_ENDPOINT_KEY": SECRET, "PHI4_HEADER_X_CUSTOM": HEADER_SECRET}
+    env["PHI4_HEADER_X_OTHER_ID"] = "$not-a-variable"
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [request] = scenario.requests
+    assert request.headers["x-custom"] == HEADER_SECRET
+    assert request.headers["x-other-id"] == "$not-a-variable"  # the shell does not expand the value it read
+    assert request.headers["azureml-model-deployment"] == "blue"
+
+
+def test_a_header_variable_name_is_a_valid_shell_name() -> None:
+    deployment = Deployment(name="4o-mini.eu", endpoint="https://x.y", extra_headers={"x-ms--trace": "v"})
+    assert codegen.header_env_var(deployment, "x-ms--trace") == "_4O_MINI_EU_HEADER_X_MS_TRACE"

@@ -33,7 +33,7 @@ def test_file_deployments_are_loaded_with_key_source_file(tmp_path: Path) -> Non
     settings = load_settings(write(tmp_path, GOOD), environ={})
     gpt = settings.deployments["gpt-4o"]
     assert gpt.endpoint == "https://res.openai.azure.com/openai/deployments/gpt-4o"  # trailing slash dropped
-    assert gpt.api == "azure-openai" and gpt.extra_headers == {"x-team": "blue"} and gpt.price_per_1k_output == 0.015
+    assert gpt.api == "azure-openai" and gpt.header_values() == {"x-team": "blue"} and gpt.price_per_1k_output == 0.015
     assert gpt.key is not None and gpt.key.get_secret_value() == "file-key-123" and gpt.key_source == "file"
     phi = settings.deployments["Phi"]
     assert phi.key is None and phi.key_source == "none" and phi.api == "azure-inference"
@@ -62,12 +62,12 @@ def test_deployment_only_in_environment_is_created(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, ""), environ=env)
     mistral = settings.deployments["mistral"]
     assert mistral.endpoint == "https://m.models.ai.azure.com" and mistral.key_source == "environment"
-    assert mistral.extra_headers == {"X_ONE": "1"} and mistral.azureml_deployment == "blue"
+    assert mistral.header_values() == {"X_ONE": "1"} and mistral.azureml_deployment == "blue"
 
 
 def test_extra_headers_as_json_in_environment(tmp_path: Path) -> None:
     env = {"PLAYGROUND_DEPLOYMENTS__PHI__EXTRA_HEADERS": '{"x-a": "b"}'}
-    assert load_settings(write(tmp_path, GOOD), environ=env).deployments["Phi"].extra_headers == {"x-a": "b"}
+    assert load_settings(write(tmp_path, GOOD), environ=env).deployments["Phi"].header_values() == {"x-a": "b"}
 
 
 def test_seed_variables_alone_give_default_deployment(tmp_path: Path) -> None:
