@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,7 @@ from services.conversation_store import ConversationStore
 from services.transcript import FAILED_MARK, from_json, to_markdown
 from tests.app.conftest import all_text
 from tests.fixtures.app_server import toml_deployment
-from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks, closed_port
+from tests.fixtures.fault_server import FaultServer, Reply, Scenario, chat_chunks, closed_port
 
 BLOCKED = "Tell me about the forbiddenfruit please"
 FILTER_BODY = {
@@ -23,6 +24,15 @@ FILTER_BODY = {
         "innererror": {"code": "ResponsibleAIPolicyViolation", "content_filter_result": {"hate": {"filtered": True}}},
     }
 }
+
+
+# The sidebar asks every deployment for /info once when the app starts: each scenario answers that first.
+INFO = Reply(json={"model_name": "fault-model", "model_type": "chat-completion", "model_provider_name": "test"})
+
+
+def _chats(scenario: Scenario) -> list[list[dict[str, Any]]]:
+    """The `messages` of every chat request the scenario received, in order (the /info GETs left out)."""
+    return [r.json()["messages"] for r in scenario.requests if r.method == "POST"]
 
 
 def _send(at: AppTest, text: str) -> None:
@@ -41,7 +51,7 @@ def _user_contents(messages: list[dict[str, Any]]) -> list[str]:
 
 def _no_user_twice_in_a_row(messages: list[dict[str, Any]]) -> bool:
     roles = [m["role"] for m in messages]
-    return all(not (a == b == "user") for a, b in zip(roles, roles[1:], strict=False))
+    return all(not (a == b == "user") for a, b in itertools.pairwise(roles))
 
 
 def test_after_a_blocked_prompt_the_next_message_is_answered(local_app: AppTest) -> None:
@@ -60,19 +70,19 @@ def test_after_a_blocked_prompt_the_next_message_is_answered(local_app: AppTest)
 def test_the_request_after_a_blocked_prompt_has_no_blocked_message_even_on_another_deployment(
     app_with_config: Callable[..., AppTest], fault_server: FaultServer
 ) -> None:
-    blocking = fault_server.scenario(Reply(status=400, json=FILTER_BODY), Reply(sse=chat_chunks(["again"])))
-    other = fault_server.scenario(Reply(sse=chat_chunks(["Hello", " there"])))
+    blocking = fault_server.scenario(INFO, Reply(status=400, json=FILTER_BODY), Reply(sse=chat_chunks(["again"])))
+    other = fault_server.scenario(INFO, Reply(sse=chat_chunks(["Hello", " there"])))
     at = app_with_config(
         toml_deployment("blocking", blocking.endpoint, max_retries=0) + toml_deployment("other", other.endpoint)
     )
     _send(at, BLOCKED)
     assert "blocked by the content filter" in all_text(at)
     _send(at, "first answerable")
-    sent = blocking.requests[1].json()["messages"]
+    sent = _chats(blocking)[1]
     assert _user_contents(sent) == ["first answerable"] and _no_user_twice_in_a_row(sent)
     at.sidebar.selectbox(key="deployment_selected").set_value("other").run()
     _send(at, "second answerable")
-    sent = other.requests[0].json()["messages"]
+    sent = _chats(other)[0]
     assert _user_contents(sent) == ["first answerable", "second answerable"]
     assert _no_user_twice_in_a_row(sent) and all(BLOCKED not in str(m["content"]) for m in sent)
     assert at.chat_message[-1].markdown[0].value == "Hello there"
@@ -81,7 +91,7 @@ def test_the_request_after_a_blocked_prompt_has_no_blocked_message_even_on_anoth
 def test_after_an_unreachable_endpoint_the_next_request_has_no_two_user_messages_in_a_row(
     app_with_config: Callable[..., AppTest], fault_server: FaultServer
 ) -> None:
-    answering = fault_server.scenario(Reply(sse=chat_chunks(["I am here"])))
+    answering = fault_server.scenario(INFO, Reply(sse=chat_chunks(["I am here"])))
     at = app_with_config(
         toml_deployment("gone", f"http://127.0.0.1:{closed_port()}", max_retries=0)
         + toml_deployment("answering", answering.endpoint)
@@ -91,7 +101,7 @@ def test_after_an_unreachable_endpoint_the_next_request_has_no_two_user_messages
     assert FAILED_MARK in at.chat_message[0].caption[0].value
     at.sidebar.selectbox(key="deployment_selected").set_value("answering").run()
     _send(at, "hello?")
-    sent = answering.requests[0].json()["messages"]
+    sent = _chats(answering)[0]
     assert _user_contents(sent) == ["hello?"] and _no_user_twice_in_a_row(sent)
     assert at.chat_message[-1].markdown[0].value == "I am here"
 
@@ -99,12 +109,12 @@ def test_after_an_unreachable_endpoint_the_next_request_has_no_two_user_messages
 def test_retry_sends_the_failed_prompt_again_and_clears_its_mark(
     app_with_config: Callable[..., AppTest], fault_server: FaultServer
 ) -> None:
-    flaky = fault_server.scenario(Reply(status=400, json=FILTER_BODY), Reply(sse=chat_chunks(["fine now"])))
+    flaky = fault_server.scenario(INFO, Reply(status=400, json=FILTER_BODY), Reply(sse=chat_chunks(["fine now"])))
     at = app_with_config(toml_deployment("flaky", flaky.endpoint, max_retries=0))
     _send(at, "try me")
     at.button(key="retry_1").click().run()
     assert not at.exception, at.exception
-    assert _user_contents(flaky.requests[1].json()["messages"]) == ["try me"]
+    assert _user_contents(_chats(flaky)[1]) == ["try me"]
     assert [m.markdown[0].value for m in at.chat_message] == ["try me", "fine now"]
     assert FAILED_MARK not in all_text(at)
 
@@ -112,14 +122,14 @@ def test_retry_sends_the_failed_prompt_again_and_clears_its_mark(
 def test_edit_and_resend_fixes_a_failed_prompt(
     app_with_config: Callable[..., AppTest], fault_server: FaultServer
 ) -> None:
-    picky = fault_server.scenario(Reply(status=400, json=FILTER_BODY), Reply(sse=chat_chunks(["ok"])))
+    picky = fault_server.scenario(INFO, Reply(status=400, json=FILTER_BODY), Reply(sse=chat_chunks(["ok"])))
     at = app_with_config(toml_deployment("picky", picky.endpoint, max_retries=0))
     _send(at, BLOCKED)
     at.button(key="chat_edit_0").click().run()
     at.text_area(key="chat_edit_text_0").input("Tell me about apples please").run()
     at.button(key="chat_resend_0").click().run()
     assert not at.exception, at.exception
-    assert _user_contents(picky.requests[1].json()["messages"]) == ["Tell me about apples please"]
+    assert _user_contents(_chats(picky)[1]) == ["Tell me about apples please"]
     assert [m.markdown[0].value for m in at.chat_message] == ["Tell me about apples please", "ok"]
     assert FAILED_MARK not in all_text(at)
 
@@ -127,7 +137,7 @@ def test_edit_and_resend_fixes_a_failed_prompt(
 def test_a_saved_failed_prompt_keeps_its_mark_in_the_export_and_after_a_reload_offers_retry(
     app_with_config: Callable[..., AppTest], fault_server: FaultServer
 ) -> None:
-    scenario = fault_server.scenario(Reply(status=400, json=FILTER_BODY), Reply(sse=chat_chunks(["answered"])))
+    scenario = fault_server.scenario(INFO, Reply(status=400, json=FILTER_BODY), Reply(sse=chat_chunks(["answered"])))
     config = toml_deployment("filtered", scenario.endpoint, max_retries=0)
     at = app_with_config(config)
     _send(at, BLOCKED)
@@ -148,7 +158,7 @@ def test_a_saved_failed_prompt_keeps_its_mark_in_the_export_and_after_a_reload_o
 def test_clear_starts_a_new_conversation_id_and_the_old_id_still_opens_the_old_conversation(
     app_with_config: Callable[..., AppTest], fault_server: FaultServer
 ) -> None:
-    scenario = fault_server.scenario(Reply(sse=chat_chunks(["one"])), Reply(sse=chat_chunks(["two"])))
+    scenario = fault_server.scenario(INFO, Reply(sse=chat_chunks(["one"])), Reply(sse=chat_chunks(["two"])))
     config = toml_deployment("plain", scenario.endpoint)
     at = app_with_config(config)
     _send(at, "first conversation")

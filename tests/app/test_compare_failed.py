@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from services.config import Deployment
 from services.transcript import FAILED_MARK
+from tests.fixtures.app_server import toml_deployment
 from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks
 
 BLOCKED = "Tell me about the forbiddenfruit"
@@ -20,14 +22,19 @@ def _script() -> None:
     render()
 
 
-def test_a_pane_that_failed_a_turn_does_not_send_that_prompt_again(fault_server: FaultServer) -> None:
+def test_a_pane_that_failed_a_turn_does_not_send_that_prompt_again(
+    fault_server: FaultServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocking = fault_server.scenario(Reply(status=400, json=FILTER_BODY), Reply(sse=chat_chunks(["fine"])))
     open_ = fault_server.scenario(Reply(sse=chat_chunks(["answered"])))
+    config = tmp_path / "deployments.toml"
+    config.write_text(
+        toml_deployment("blocking", blocking.endpoint, max_retries=0) + toml_deployment("open", open_.endpoint)
+    )
+    for name in ("PLAYGROUND_LOCAL_ENDPOINT", "AZUREAI_ENDPOINT_URL", "AZUREAI_ENDPOINT_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PLAYGROUND_CONFIG", str(config))
     at = AppTest.from_function(_script, default_timeout=30)
-    at.session_state["deployments_added"] = {
-        "blocking": Deployment(name="blocking", endpoint=blocking.endpoint, max_retries=0),
-        "open": Deployment(name="open", endpoint=open_.endpoint, max_retries=0),
-    }
     at.query_params["panes"] = "blocking,open"
     at.run()
     at.chat_input(key="compare.input").set_value(BLOCKED).run()

@@ -7,7 +7,6 @@ from collections.abc import Callable
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from services.config import Deployment
 from services.refusal_store import RefusalStore
 from tests.app.conftest import all_text
 from tests.fixtures.app_server import toml_deployment
@@ -22,15 +21,19 @@ TOOLS_422 = {
 }
 
 
+# The sidebar asks every deployment for /info once when the app starts: each scenario answers that first.
+INFO = Reply(json={"model_name": "fault-model", "model_type": "chat-completion", "model_provider_name": "test"})
+
+
 def _models_script() -> None:
     from pages.models import render
 
     render()
 
 
-def _models_page(deployment: Deployment) -> AppTest:
+def _models_page() -> AppTest:
+    """The models page on the configuration the last chat session used (PLAYGROUND_CONFIG is still set)."""
     at = AppTest.from_function(_models_script, default_timeout=60)
-    at.session_state["deployments_added"] = {deployment.name: deployment}
     at.run()
     assert not at.exception, at.exception
     return at
@@ -44,14 +47,15 @@ def _learn_that_tools_are_refused(make: Callable[..., AppTest], scenario: Scenar
     at.chat_input[0].set_value("What time is it?").run()
     at.button(key="retry_without_1").click().run()
     assert not at.exception, at.exception
-    assert "tools" not in scenario.requests[-1].json()
+    chats = [r.json() for r in scenario.requests if r.method == "POST"]
+    assert "tools" in chats[0] and "tools" not in chats[1]
     return config
 
 
 def test_a_refusal_learned_in_one_session_is_known_to_the_next(
     app_with_config: Callable[..., AppTest], fault_server: FaultServer
 ) -> None:
-    scenario = fault_server.scenario(Reply(status=422, json=TOOLS_422), Reply(sse=chat_chunks(["noon"])))
+    scenario = fault_server.scenario(INFO, Reply(status=422, json=TOOLS_422), Reply(sse=chat_chunks(["noon"])))
     config = _learn_that_tools_are_refused(app_with_config, scenario)
     [refusal] = RefusalStore().all()
     assert (refusal.deployment, refusal.param, refusal.endpoint) == (NAME, "tools", scenario.endpoint)
@@ -66,9 +70,9 @@ def test_a_refusal_learned_in_one_session_is_known_to_the_next(
 def test_the_same_name_on_another_endpoint_learns_nothing_from_it(
     app_with_config: Callable[..., AppTest], fault_server: FaultServer
 ) -> None:
-    scenario = fault_server.scenario(Reply(status=422, json=TOOLS_422), Reply(sse=chat_chunks(["noon"])))
+    scenario = fault_server.scenario(INFO, Reply(status=422, json=TOOLS_422), Reply(sse=chat_chunks(["noon"])))
     _learn_that_tools_are_refused(app_with_config, scenario)
-    elsewhere = fault_server.scenario(Reply(sse=chat_chunks(["fine"])))
+    elsewhere = fault_server.scenario(INFO, Reply(sse=chat_chunks(["fine"])))
     at = app_with_config(toml_deployment(NAME, elsewhere.endpoint))
     assert not at.checkbox(key="p_tools_on").disabled
 
@@ -76,10 +80,10 @@ def test_the_same_name_on_another_endpoint_learns_nothing_from_it(
 def test_the_models_page_lists_a_learned_refusal_and_forget_removes_it(
     app_with_config: Callable[..., AppTest], fault_server: FaultServer
 ) -> None:
-    scenario = fault_server.scenario(Reply(status=422, json=TOOLS_422), Reply(sse=chat_chunks(["noon"])))
+    scenario = fault_server.scenario(INFO, Reply(status=422, json=TOOLS_422), Reply(sse=chat_chunks(["noon"])))
     config = _learn_that_tools_are_refused(app_with_config, scenario)
     RefusalStore().record(NAME, scenario.endpoint, "seed", "probe: seed refused")
-    models = _models_page(Deployment(name=NAME, endpoint=scenario.endpoint, max_retries=0))
+    models = _models_page()
     capabilities: pd.DataFrame = models.dataframe[1].value.set_index("deployment")
     assert capabilities.loc[NAME, "tools"] == "not supported"
     listed = all_text(models)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -27,7 +28,7 @@ FILTER_BODY = {
 
 def _no_user_twice_in_a_row(messages: list[dict[str, Any]]) -> bool:
     roles = [m["role"] for m in messages]
-    return all(not (a == b == "user") for a, b in zip(roles, roles[1:], strict=False))
+    return all(not (a == b == "user") for a, b in itertools.pairwise(roles))
 
 
 def test_api_messages_leave_out_a_failed_prompt_and_its_missing_answer() -> None:
@@ -124,4 +125,4 @@ def test_the_compare_export_marks_a_failed_turn_of_a_pane() -> None:
     fine = PaneReply("p2", "mistral", "hello", "done")
     page = export_html([Turn(BLOCKED, {"p1": blocked, "p2": fine})], ["p1", "p2"], {"p1": "phi", "p2": "mistral"}, {})
     assert page.count(FAILED_MARK) == 1
-    assert f"{FAILED_MARK} (left out of this pane&#x27;s later history)" in page
+    assert f"{FAILED_MARK} (left out of this pane's later history)" in page
