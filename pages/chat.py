@@ -9,7 +9,7 @@ import streamlit as st
 
 from app import chat_state, state
 from app.chat_params import JsonFieldError, build_params
-from app.components import chat_pane, code_view, param_panel, system_prompt, transcript_io
+from app.components import chat_pane, code_view, conversation_share, param_panel, system_prompt, transcript_io
 from services.transcript import api_messages
 
 SETTINGS_HEIGHT_PX = 720
@@ -27,6 +27,10 @@ def _clear() -> None:
 
 def render() -> None:
     """Lay out the chat: conversation on the left, settings on the right, the message box at the bottom."""
+    if conversation_share.view_requested():
+        # A read-only share link: no message box, no editing, nothing saved.
+        conversation_share.render_shared_view()
+        return
     deployment = state.selected_deployment()
     if deployment is None:
         st.title("Chat")

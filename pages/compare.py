@@ -27,10 +27,12 @@ from app.components.compare_state import (
     sync_query_params,
 )
 from app.components.error_card import render_error
+from app.components.safe_markdown import render_untrusted
 from app.state import all_deployments, get_client, selected_deployment, unsupported_params
 from services.compare import MAX_PANES, CompareRun, PaneJob, Turn, pane_messages, reply_from_snapshot
 from services.compare_export import export_html
 from services.config import Deployment
+from services.safe_markdown import code_span
 
 POLL_S = 0.08
 STOP_WAIT_S = 3.0
@@ -43,7 +45,9 @@ def _init_panes(state: CompareState, deployments: dict[str, Deployment]) -> None
     state.url_read = True
     found, unknown = panes_from_query(st.query_params.get(QUERY_PANES), list(deployments))
     if unknown:
-        state.notice = f"Not configured, so left out of the comparison: {', '.join(unknown)}."
+        # The names come from the URL: shown as code, never as markdown.
+        named = ", ".join(code_span(name[:80]) for name in unknown[:MAX_PANES])
+        state.notice = f"Not configured, so left out of the comparison: {named}."
     if not found:
         first = _default_deployment(deployments)
         found = [first, first] if first is not None else []
@@ -184,12 +188,15 @@ def _poll(state: CompareState, placeholders: dict[str, DeltaGenerator], status: 
             if snap.status == "error" and snap.error is not None:
                 with placeholder.container():
                     if snap.text:
-                        st.markdown(snap.text)
+                        render_untrusted(snap.text)
                     render_error(masked_error(snap.error, snap.deployment, blind.get(pid)), key=f"live_{pid}")
             elif snap.finished:
-                placeholder.markdown(snap.text or "_(no text)_")
+                if snap.text:
+                    render_untrusted(snap.text, placeholder)
+                else:
+                    placeholder.markdown("_(no text)_")
             elif snap.text:
-                placeholder.markdown(snap.text + " ▌")
+                render_untrusted(snap.text, placeholder, cursor="▌")
         done = all(s.finished for s in snaps.values())
         # Drawing the elapsed time every pass also lets a click (Stop) interrupt this loop at once.
         status.caption(f"streaming… {time.monotonic() - started:.1f} s" if not done else "finishing…")

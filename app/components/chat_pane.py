@@ -14,9 +14,11 @@ from app.chat_state import ChatEntry
 from app.components import param_panel
 from app.components.error_card import render_error, render_filtered_answer
 from app.components.metrics_strip import render_metrics
+from app.components.safe_markdown import render_attached_images, render_untrusted
 from app.stream_pump import StreamPump
 from services.config import Deployment
 from services.images import prepare_images
+from services.safe_markdown import code_span, escape_markdown
 from services.transcript import FAILED_MARK, ChatTurn, api_messages
 
 STOP_KEY = "chat_stop"
@@ -65,11 +67,12 @@ def _render_user(entry: ChatEntry, index: int, is_last: bool, busy: bool) -> Non
             row.button("Resend", key=f"chat_resend_{index}", on_click=_resend, args=(index,), type="primary")
             row.button("Cancel", key=f"chat_cancel_{index}", on_click=chat_state.set_editing, args=(None,))
             return
-        st.markdown(entry.turn.content)
-        if entry.turn.images:
-            st.image(entry.turn.images, width=160)
+        # An imported or restored conversation's prompts are untrusted text too.
+        render_untrusted(entry.turn.content)
+        render_attached_images(entry.turn.images)
         if entry.turn.failed:
-            st.caption(f":orange[{FAILED_MARK}]", help=entry.turn.failure)
+            failure = escape_markdown(entry.turn.failure) if entry.turn.failure else None
+            st.caption(f":orange[{FAILED_MARK}]", help=failure)
         if busy:
             return
         row = st.container(horizontal=True, gap="small")
@@ -91,7 +94,7 @@ def _render_user(entry: ChatEntry, index: int, is_last: bool, busy: bool) -> Non
 def _render_tool_calls(turn: ChatTurn) -> None:
     for call in turn.tool_calls:
         function = call.get("function", {})
-        st.markdown(f"Tool call **`{function.get('name', '?')}`**")
+        st.markdown(f"Tool call **{code_span(str(function.get('name', '?')))}**")
         try:
             st.code(json.dumps(json.loads(function.get("arguments") or "{}"), indent=2), language="json")
         except json.JSONDecodeError:
@@ -113,7 +116,7 @@ def _looks_like_json(text: str) -> bool:
 def _render_assistant(entry: ChatEntry, index: int, is_last: bool, deployment: Deployment | None, busy: bool) -> None:
     with st.chat_message("assistant"):
         if entry.turn.content:
-            st.markdown(entry.turn.content)
+            render_untrusted(entry.turn.content)
         _render_tool_calls(entry.turn)
         if entry.turn.stopped:
             if entry.turn.content or entry.turn.tool_calls:
@@ -185,7 +188,10 @@ def generate_answer(deployment: Deployment, system_prompt: str, values: ParamVal
                 text, now = pump.text, time.monotonic()
                 # Each redraw is where Streamlit notices Stop, so one happens even while no token arrives.
                 if text != shown or now - last_draw >= KEEPALIVE_INTERVAL_S:
-                    placeholder.markdown((text or ":gray[…]") + " ▌")
+                    if text:
+                        render_untrusted(text, placeholder, cursor="▌")
+                    else:
+                        placeholder.markdown(":gray[…] ▌")
                     shown, last_draw = text, now
         finally:
             try:

@@ -11,10 +11,12 @@ from app.components.compare_params import copy_settings, not_sent, settings_inpu
 from app.components.compare_state import CompareState, PaneConfig, sync_query_params
 from app.components.error_card import render_error, render_filtered_answer
 from app.components.metrics_strip import render_metrics
+from app.components.safe_markdown import render_untrusted
 from app.state import mark_unsupported, unsupported_params
 from services.compare import PaneReply
 from services.config import Deployment
 from services.errors import InferenceError
+from services.safe_markdown import code_span
 from services.transcript import FAILED_MARK
 
 SHARED = "compare.shared"
@@ -71,9 +73,9 @@ def render_reply(
             if json_mode:
                 st.code(reply.text, language="json")
             else:
-                st.markdown(reply.text)
+                render_untrusted(reply.text)
         for call in reply.tool_calls:
-            st.caption(f"tool call `{call.function.name}`")
+            st.caption(f"tool call {code_span(call.function.name)}")
             st.code(call.function.arguments or "{}", language="json")
         if reply.status == "stopped":
             partial = reply.text or reply.tool_calls
@@ -165,7 +167,7 @@ def render_pane(
         active_index = state.active.index if state.active is not None else None
         for index, turn in enumerate(state.turns):
             with st.chat_message("user"):
-                st.markdown(turn.prompt)
+                render_untrusted(turn.prompt)
                 if pane.uid in turn.replies and turn.replies[pane.uid].failed:
                     st.caption(f":orange[{FAILED_MARK}]")
             if index == active_index and pane.uid in state.active.asked:  # type: ignore[union-attr]

@@ -10,7 +10,8 @@ import streamlit as st
 from app import chat_state, state
 from app.chat_params import values_from_params
 from app.components import param_panel, system_prompt
-from services.conversation_store import ConversationStore, ConversationStoreError, new_conversation_id
+from services.conversation_store import ConversationStore, ConversationStoreError, is_valid_id, new_conversation_id
+from services.safe_markdown import code_span, escape_markdown
 from services.transcript import Transcript, TranscriptError, from_json, to_json, to_markdown
 
 log = logging.getLogger(__name__)
@@ -18,8 +19,12 @@ log = logging.getLogger(__name__)
 _IMPORT_KEY = "chat_import_file"
 _IMPORT_ERROR = "chat_import_error"
 _SAVE_ERROR = "chat_save_error"
-# The chat page's query parameter naming the saved conversation (the compare page uses `panes`).
+_SHARE_LINK = "chat_share_link"
+_SHARE_ERROR = "chat_share_error"
+# The chat page's query parameters: the saved conversation, and a read-only share of one (the compare page uses
+# `panes`). Whatever they hold is shown only as plain text or a code span, never as markdown.
 QUERY_CONVERSATION = "c"
+QUERY_VIEW = "view"
 
 
 def current_transcript(deployment_name: str | None, params: dict[str, Any]) -> Transcript:
@@ -42,10 +47,11 @@ def _import() -> None:
         transcript = from_json(upload.getvalue())
     except TranscriptError as err:
         # The current conversation stays as it is when the file is refused.
-        st.session_state[_IMPORT_ERROR] = f"{upload.name}: {err}"
+        # The message may quote the file (a version value): it is shown as text, never as markdown.
+        st.session_state[_IMPORT_ERROR] = f"{escape_markdown(upload.name)}: {escape_markdown(str(err))}"
         return
     apply_transcript(transcript)
-    chat_state.set_notice(f"Imported {len(transcript.messages)} messages from {upload.name}.")
+    chat_state.set_notice(f"Imported {len(transcript.messages)} messages from {escape_markdown(upload.name)}.")
 
 
 def apply_transcript(transcript: Transcript) -> None:
@@ -67,29 +73,43 @@ def restore_from_url() -> None:
     again along with the messages, system prompt and parameters. An unknown id leaves a notice and an empty
     conversation; a new id is made at the first save.
     """
+    if QUERY_VIEW in st.query_params:
+        return  # a read-only share link: the chat page shows that instead (app.components.conversation_share)
     if not chat_state.take_restore_check() or chat_state.entries():
         return
     wanted = st.query_params.get(QUERY_CONVERSATION)
     if not wanted:
         return
+    if not is_valid_id(wanted):
+        # Anything could be in the URL: a bad id is not repeated on the page.
+        chat_state.set_notice(
+            "The link does not name a saved conversation (its `c` is not a valid id): starting a new one."
+        )
+        return
     try:
         text = ConversationStore().load(wanted)
         transcript = from_json(text) if text is not None else None
     except (ConversationStoreError, TranscriptError) as err:
-        log.warning("saved conversation %s cannot be restored: %s", wanted, err)
-        chat_state.set_notice(f"The saved conversation {wanted} cannot be restored ({err}); starting a new one.")
+        # The id opens the conversation, so it stays out of the log.
+        log.warning("a saved conversation cannot be restored: %s", err)
+        chat_state.set_notice(
+            f"The saved conversation {code_span(wanted)} cannot be restored ({escape_markdown(str(err))}); "
+            "starting a new one."
+        )
         return
     if transcript is None:
-        chat_state.set_notice(f"No saved conversation {wanted} on this server: starting a new one.")
+        chat_state.set_notice(f"No saved conversation {code_span(wanted)} on this server: starting a new one.")
         return
     apply_transcript(transcript)
     chat_state.set_conversation_id(wanted)
     chat_state.set_saved_json(to_json(transcript))
-    notice = f"Restored {len(transcript.messages)} messages of saved conversation {wanted}."
+    notice = f"Restored {len(transcript.messages)} messages of saved conversation {code_span(wanted)}."
     saved_with = transcript.deployment
     current = state.selected_deployment()
     if saved_with and saved_with not in state.all_deployments() and current is not None:
-        notice += f" It was held with {saved_with}, which is not configured here: it continues with {current.name}."
+        # The saved name comes from the stored (possibly imported) transcript: shown as code, never as markdown.
+        held_with = code_span(saved_with)
+        notice += f" It was held with {held_with}, which is not configured here: it continues with {current.name}."
     chat_state.set_notice(notice)
 
 
@@ -111,8 +131,10 @@ def save_conversation(deployment_name: str | None, params: dict[str, Any]) -> No
         try:
             ConversationStore().save(conversation_id, text)
         except (ConversationStoreError, ValueError) as err:
-            log.warning("conversation %s not saved: %s", conversation_id, err)
-            st.session_state[_SAVE_ERROR] = f"This conversation could not be saved (it stays on the page): {err}"
+            log.warning("a conversation was not saved: %s", err)
+            st.session_state[_SAVE_ERROR] = (
+                f"This conversation could not be saved (it stays on the page): {escape_markdown(str(err))}"
+            )
         else:
             chat_state.set_saved_json(text)
             st.session_state[_SAVE_ERROR] = None
@@ -122,8 +144,54 @@ def save_conversation(deployment_name: str | None, params: dict[str, Any]) -> No
         st.warning(st.session_state[_SAVE_ERROR])
 
 
+def share_path(share_id: str) -> str:
+    """The chat page's read-only link for a share id, from the server's root (`/chat?view=<share id>`)."""
+    return f"/chat?{QUERY_VIEW}={share_id}"
+
+
+def _make_share_link() -> None:
+    st.session_state[_SHARE_LINK] = None
+    st.session_state[_SHARE_ERROR] = None
+    conversation_id = chat_state.conversation_id()
+    try:
+        share_id = ConversationStore().share_id(conversation_id) if conversation_id is not None else None
+    except ConversationStoreError as err:
+        log.warning("no share link was made: %s", err)
+        st.session_state[_SHARE_ERROR] = f"No share link was made: {escape_markdown(str(err))}"
+        return
+    if share_id is None:
+        st.session_state[_SHARE_ERROR] = "Nothing to share yet: a conversation is saved once it has a message."
+        return
+    # Kept with the conversation it shares, so a cleared or replaced conversation does not show the old link.
+    st.session_state[_SHARE_LINK] = (conversation_id, share_id)
+
+
+def _share_url(share_id: str) -> str:
+    page_url = str(getattr(st.context, "url", "") or "")
+    # The page's own address up to its path: the link works wherever this server is reached from.
+    base = page_url.split("?", 1)[0].rsplit("/", 1)[0] if page_url.startswith(("http://", "https://")) else ""
+    return base + share_path(share_id)
+
+
+def render_share_action() -> None:
+    """ "Share read-only link": a separate id that opens this conversation without letting anyone change it."""
+    st.button(
+        "Share read-only link",
+        key="chat_share",
+        on_click=_make_share_link,
+        icon=":material/share:",
+        help="A link that shows this conversation read-only; it does not reveal the link you continue it with.",
+    )
+    made = st.session_state.get(_SHARE_LINK)
+    if made is not None and made[0] == chat_state.conversation_id():
+        st.code(_share_url(made[1]), language=None)
+        st.caption("Anyone with this link can read the conversation as it is saved (later turns too), not change it.")
+    if st.session_state.get(_SHARE_ERROR):
+        st.warning(st.session_state[_SHARE_ERROR])
+
+
 def render_transcript_io(deployment_name: str | None, params: dict[str, Any]) -> None:
-    """Download buttons for JSON and Markdown, and an uploader that loads a JSON export."""
+    """Download buttons for JSON and Markdown, an uploader that loads a JSON export, and the share action."""
     transcript = current_transcript(deployment_name, params)
     row = st.container(horizontal=True, gap="small")
     row.download_button(
@@ -135,3 +203,4 @@ def render_transcript_io(deployment_name: str | None, params: dict[str, Any]) ->
     st.file_uploader("Import JSON", type=["json"], key=_IMPORT_KEY, on_change=_import)
     if st.session_state.get(_IMPORT_ERROR):
         st.error(st.session_state[_IMPORT_ERROR])
+    render_share_action()

@@ -12,7 +12,7 @@ from services.transcript import ChatTurn, Transcript, to_json
 from tests.app.conftest import all_text
 from tests.fixtures.app_server import toml_deployment
 
-CONVERSATION_ID = "savedConversation01"
+CONVERSATION_ID = "savedConversation01abc"  # 22 characters, as the store makes them
 # Two chat deployments; nothing is contacted until a message is sent.
 TWO_DEPLOYMENTS = toml_deployment("first", "http://127.0.0.1:9/first") + toml_deployment(
     "second", "http://127.0.0.1:9/second"
@@ -51,4 +51,5 @@ def test_a_conversation_held_with_a_deployment_not_configured_here_says_which_on
     at = app_with_config(TWO_DEPLOYMENTS, query={"c": CONVERSATION_ID})
     assert at.sidebar.selectbox(key="deployment_selected").value == "first"
     assert len(at.chat_message) == 2
-    assert "held with gone-elsewhere, which is not configured here: it continues with first" in all_text(at)
+    # The saved name is drawn as code (it comes from a stored, possibly imported, transcript).
+    assert "held with `gone-elsewhere`, which is not configured here: it continues with first" in all_text(at)

@@ -136,8 +136,8 @@ def test_clearing_starts_a_new_conversation_and_the_old_link_still_opens_the_old
 
 def test_an_unknown_id_shows_a_notice_and_starts_empty(persist_app: AppServer, new_page: Any) -> None:
     page = new_page()
-    _open_saved(page, persist_app.url, "nosuchconversation123")
-    assert "No saved conversation nosuchconversation123" in page.get_by_test_id("stAlert").first.inner_text()
+    _open_saved(page, persist_app.url, "nosuchconversation1234")
+    assert "No saved conversation nosuchconversation1234" in page.get_by_test_id("stAlert").first.inner_text()
     assert _messages(page) == []
 
 
