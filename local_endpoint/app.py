@@ -54,6 +54,7 @@ def create_app(config: EndpointConfig) -> Starlette:
     """The endpoint for `config`; models start loading when the server starts."""
     deployments = build_deployments(config)
     blocklist = Blocklist.with_defaults(config.extra_blocklist)
+    limits = config.limits
     started = int(time.time())
 
     async def health(request: Request) -> Response:
@@ -76,16 +77,16 @@ def create_app(config: EndpointConfig) -> Starlette:
             if style == "serverless":
                 # A route the deployment does not serve answers 404 before the body is read.
                 deployment = find_deployment(deployments, request, style, operation, None)
-                body = await read_json(request)
+                body = await read_json(request, limits.max_body_bytes)
             else:
-                body = await read_json(request)
+                body = await read_json(request, limits.max_body_bytes)
                 deployment = find_deployment(deployments, request, style, operation, body)
             openai_style = style == "v1"
             if operation == "chat":
-                return await chat_completions(request, deployment, body, extra_mode, openai_style, blocklist)
+                return await chat_completions(request, deployment, body, extra_mode, openai_style, blocklist, limits)
             if operation == "embeddings":
-                return await text_embeddings(request, deployment, body, extra_mode, openai_style)
-            return await image_embeddings(request, deployment, body, extra_mode)
+                return await text_embeddings(request, deployment, body, extra_mode, openai_style, limits)
+            return await image_embeddings(request, deployment, body, extra_mode, limits)
 
         return _answering_errors(handle)
 

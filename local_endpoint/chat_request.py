@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from local_endpoint.errors import FieldProblem, UnprocessableError, invalid_input, not_supported
+from local_endpoint.limits import Limits, too_many
 from local_endpoint.params import integer, number, reject_extras
 
 AZURE_KNOWN = {
@@ -48,7 +50,7 @@ def _message_text(i: int, message: Any) -> dict[str, str]:
     if not isinstance(message, dict):
         raise invalid_input(("messages", i), message, "Input should be a valid dictionary", "dict_type")
     role = message.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise invalid_input(("messages", i, "role"), role, f"Input should be one of {sorted(ROLES)}", "enum")
     content = message.get("content")
     if content is None:
@@ -61,6 +63,8 @@ def _message_text(i: int, message: Any) -> dict[str, str]:
         parts = []
         for j, item in enumerate(content):
             kind = item.get("type") if isinstance(item, dict) else None
+            if not isinstance(kind, str):
+                kind = None
             if kind == "text" and isinstance(item.get("text"), str):
                 parts.append(item["text"])
             elif kind in {"image_url", "input_audio", "audio_url"}:
@@ -120,7 +124,11 @@ def _stop(body: dict[str, Any]) -> list[str]:
     return stop
 
 
+INT32 = 2**31
+
+
 def _llama_extras(extras: dict[str, Any]) -> dict[str, Any]:
+    # llama.cpp takes these as C ints and floats: anything that does not fit would fail inside the model's thread.
     out: dict[str, Any] = {}
     for name, value in extras.items():
         wanted = LLAMA_EXTRAS[name]
@@ -128,21 +136,28 @@ def _llama_extras(extras: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(value, dict):
                 raise invalid_input((name,), value, "Input should be a map of token id to bias", "dict_type")
             try:
-                out[name] = {int(k): float(v) for k, v in value.items()}
-            except (TypeError, ValueError) as exc:
+                bias = {int(k): float(v) for k, v in value.items()}
+            except (TypeError, ValueError, OverflowError) as exc:
                 raise invalid_input((name,), value, "Keys should be token ids and values numbers") from exc
+            if not all(0 <= k < INT32 and math.isfinite(v) for k, v in bias.items()):
+                raise invalid_input((name,), value, "Keys should be token ids and values finite numbers")
+            out[name] = bias
         elif (
             isinstance(value, bool)
             or not isinstance(value, int | float)
             or (wanted is int and isinstance(value, float))
         ):
             raise invalid_input((name,), value, f"Input should be a valid {wanted.__name__}", f"{wanted.__name__}_type")
+        elif not -INT32 <= value < INT32:
+            raise invalid_input((name,), value, f"Input should be between {-INT32} and {INT32 - 1}", "value_error")
         else:
             out[name] = wanted(value)
     return out
 
 
-def parse_chat(body: Any, *, extra_mode: str, openai_style: bool) -> ChatRequest:
+def parse_chat(
+    body: Any, *, extra_mode: str, openai_style: bool, max_messages: int = Limits.max_messages
+) -> ChatRequest:
     """Validate `body` for this model; `openai_style` (the /v1 routes) also accepts OpenAI's own fields."""
     if not isinstance(body, dict):
         raise invalid_input((), body, "The body should be a JSON object", "dict_type")
@@ -159,6 +174,8 @@ def parse_chat(body: Any, *, extra_mode: str, openai_style: bool) -> ChatRequest
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise invalid_input(("messages",), messages, "Input should be a list with at least 1 message", "too_short")
+    if len(messages) > max_messages:
+        raise too_many("messages", len(messages), max_messages, "messages", "LOCAL_ENDPOINT_MAX_MESSAGES")
     stream = body.get("stream", False)
     if stream is None:
         stream = False

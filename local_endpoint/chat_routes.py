@@ -18,6 +18,7 @@ from local_endpoint.chat_run import ChatRun
 from local_endpoint.deployments import Deployment
 from local_endpoint.errors import ContractError
 from local_endpoint.http_common import until_disconnect
+from local_endpoint.limits import Limits
 
 
 class ClosingStreamingResponse(StreamingResponse):
@@ -53,10 +54,18 @@ def _usage(run: ChatRun) -> dict[str, int]:
 
 
 async def chat_completions(
-    request: Request, deployment: Deployment, body: Any, extra_mode: str, openai_style: bool, blocklist: Blocklist
+    request: Request,
+    deployment: Deployment,
+    body: Any,
+    extra_mode: str,
+    openai_style: bool,
+    blocklist: Blocklist,
+    limits: Limits,
 ) -> Response:
-    """Validate, check the prompt, wait for a turn on the model and answer (streamed or not)."""
-    chat = parse_chat(body, extra_mode=extra_mode, openai_style=openai_style)
+    """Validate, check the prompt, wait for a turn on the model and answer (streamed or not).
+
+    The prompt's tokens are checked against the context window on the model's thread (ChatRun.start)."""
+    chat = parse_chat(body, extra_mode=extra_mode, openai_style=openai_style, max_messages=limits.max_messages)
     match = blocklist.find(chat.prompt_text)
     if match is not None:
         raise prompt_filtered(match)

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from local_endpoint.limits import MIB, Limits
+
 
 def _int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     raw = environ.get(name, "").strip()
@@ -22,7 +24,7 @@ def _int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> i
 
 @dataclass(frozen=True)
 class EndpointConfig:
-    """What the environment sets: the key, blocklist terms, queue length, model paths and llama.cpp sizes."""
+    """What the environment sets: the key, blocklist terms, queue length, request limits, model paths and sizes."""
 
     key: str | None = None
     extra_blocklist: tuple[str, ...] = ()
@@ -32,11 +34,19 @@ class EndpointConfig:
     tokenizer_path: str | None = None
     chat_context: int = 2048
     threads: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
+    limits: Limits = field(default_factory=Limits)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> EndpointConfig:
         """Read `LOCAL_ENDPOINT_*` variables; a malformed value raises ValueError naming the variable."""
         env = os.environ if environ is None else environ
+        default = Limits()
+        limits = Limits(
+            max_body_bytes=_int(env, "LOCAL_ENDPOINT_MAX_BODY_MB", default.max_body_bytes // MIB, 1) * MIB,
+            max_messages=_int(env, "LOCAL_ENDPOINT_MAX_MESSAGES", default.max_messages, 1),
+            max_inputs=_int(env, "LOCAL_ENDPOINT_MAX_INPUTS", default.max_inputs, 1),
+            max_embedding_tokens=_int(env, "LOCAL_ENDPOINT_MAX_EMBEDDING_TOKENS", default.max_embedding_tokens, 1),
+        )
         terms = tuple(t.strip() for t in env.get("LOCAL_ENDPOINT_BLOCKLIST", "").split(",") if t.strip())
         return cls(
             key=env.get("LOCAL_ENDPOINT_KEY") or None,
@@ -47,4 +57,5 @@ class EndpointConfig:
             tokenizer_path=env.get("LOCAL_ENDPOINT_TOKENIZER") or None,
             chat_context=_int(env, "LOCAL_ENDPOINT_CHAT_CONTEXT", 2048, 256),
             threads=_int(env, "LOCAL_ENDPOINT_THREADS", max(1, min(4, os.cpu_count() or 1)), 1),
+            limits=limits,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -14,6 +15,7 @@ from local_endpoint.errors import invalid_input
 from local_endpoint.http_common import until_disconnect
 from local_endpoint.image_descriptor import DIMENSIONS as IMAGE_DIMENSIONS
 from local_endpoint.image_descriptor import ImageDecodeError
+from local_endpoint.limits import Limits, too_many
 from local_endpoint.text_embedder import DIMENSIONS as TEXT_DIMENSIONS
 
 
@@ -30,22 +32,38 @@ def _result(deployment: Deployment, vectors: Any, fmt: str, tokens: int) -> JSON
 
 
 async def text_embeddings(
-    request: Request, deployment: Deployment, body: Any, extra_mode: str, openai_style: bool
+    request: Request, deployment: Deployment, body: Any, extra_mode: str, openai_style: bool, limits: Limits
 ) -> Response:
-    """Embed a list of texts with MiniLM."""
-    parsed = parse_text_embeddings(body, extra_mode=extra_mode, openai_style=openai_style, native_dims=TEXT_DIMENSIONS)
+    """Embed a list of texts with MiniLM; too many tokens in all is refused before the request queues."""
+    parsed = parse_text_embeddings(
+        body,
+        extra_mode=extra_mode,
+        openai_style=openai_style,
+        native_dims=TEXT_DIMENSIONS,
+        max_inputs=limits.max_inputs,
+    )
     slot = deployment.slot
+    embedder = await until_disconnect(request, slot.model())
+    # Tokenising off the model's thread keeps an oversized request from waiting in the queue only to be refused.
+    encodings = await asyncio.get_running_loop().run_in_executor(None, embedder.tokenize, parsed.inputs)
+    tokens = sum(len(e.ids) for e in encodings)
+    if tokens > limits.max_embedding_tokens:
+        raise too_many("input", tokens, limits.max_embedding_tokens, "tokens", "LOCAL_ENDPOINT_MAX_EMBEDDING_TOKENS")
     turn = await until_disconnect(request, slot.take_turn())
     try:
-        vectors, tokens = await slot.run(turn, lambda model: model.embed(parsed.inputs))
+        vectors, tokens = await slot.run(turn, lambda model: model.embed_encodings(encodings))
     finally:
         turn.release_unless_handed_over()
     return _result(deployment, vectors, parsed.encoding_format, tokens)
 
 
-async def image_embeddings(request: Request, deployment: Deployment, body: Any, extra_mode: str) -> Response:
+async def image_embeddings(
+    request: Request, deployment: Deployment, body: Any, extra_mode: str, limits: Limits
+) -> Response:
     """Describe a list of images with the classical descriptor."""
-    parsed = parse_image_embeddings(body, extra_mode=extra_mode, native_dims=IMAGE_DIMENSIONS)
+    parsed = parse_image_embeddings(
+        body, extra_mode=extra_mode, native_dims=IMAGE_DIMENSIONS, max_inputs=limits.max_inputs
+    )
     slot = deployment.slot
     turn = await until_disconnect(request, slot.take_turn())
     try:

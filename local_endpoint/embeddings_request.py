@@ -12,13 +12,14 @@ import numpy as np
 import numpy.typing as npt
 
 from local_endpoint.errors import invalid_input, not_supported
+from local_endpoint.limits import Limits, too_many
 from local_endpoint.params import integer, reject_extras
 
 KNOWN = {"input", "dimensions", "encoding_format", "input_type", "model"}
 OPENAI_KNOWN = {"user"}
 FORMATS = {"float", "base64", "int8", "uint8", "binary", "ubinary"}
 INPUT_TYPES = {"text", "query", "document"}
-MAX_INPUTS = 2048
+MAX_INPUTS = Limits.max_inputs
 DATA_URL = re.compile(r"^data:image/[A-Za-z0-9.+-]+;base64,(?P<data>.*)$", re.DOTALL)
 
 
@@ -38,15 +39,17 @@ def _common(body: Any, *, extra_mode: str, openai_style: bool, native_dims: int)
     if dims is not None and dims != native_dims:
         raise not_supported(("dimensions",), dims, f"This model only produces {native_dims} dimensions")
     fmt = body.get("encoding_format") or "float"
-    if fmt not in FORMATS:
+    if not isinstance(fmt, str) or fmt not in FORMATS:
         raise invalid_input(("encoding_format",), fmt, f"Input should be one of {sorted(FORMATS)}", "enum")
     input_type = body.get("input_type")
-    if input_type is not None and input_type not in INPUT_TYPES:
+    if input_type is not None and (not isinstance(input_type, str) or input_type not in INPUT_TYPES):
         raise invalid_input(("input_type",), input_type, f"Input should be one of {sorted(INPUT_TYPES)}", "enum")
     return body, fmt
 
 
-def parse_text_embeddings(body: Any, *, extra_mode: str, openai_style: bool, native_dims: int) -> EmbeddingsRequest:
+def parse_text_embeddings(
+    body: Any, *, extra_mode: str, openai_style: bool, native_dims: int, max_inputs: int = MAX_INPUTS
+) -> EmbeddingsRequest:
     """A list of strings to embed (a lone string is accepted on the OpenAI-compatible route)."""
     body, fmt = _common(body, extra_mode=extra_mode, openai_style=openai_style, native_dims=native_dims)
     texts = body.get("input")
@@ -54,22 +57,24 @@ def parse_text_embeddings(body: Any, *, extra_mode: str, openai_style: bool, nat
         texts = [texts]
     if not isinstance(texts, list) or not texts:
         raise invalid_input(("input",), texts, "Input should be a list with at least 1 string", "too_short")
-    if len(texts) > MAX_INPUTS:
-        raise invalid_input(("input",), len(texts), f"At most {MAX_INPUTS} inputs per request", "too_long")
+    if len(texts) > max_inputs:
+        raise too_many("input", len(texts), max_inputs, "inputs", "LOCAL_ENDPOINT_MAX_INPUTS")
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise invalid_input(("input", i), text, "Input should be a valid string", "string_type")
     return EmbeddingsRequest(texts, fmt)
 
 
-def parse_image_embeddings(body: Any, *, extra_mode: str, native_dims: int) -> EmbeddingsRequest:
+def parse_image_embeddings(
+    body: Any, *, extra_mode: str, native_dims: int, max_inputs: int = MAX_INPUTS
+) -> EmbeddingsRequest:
     """Decoded image bytes; a `text` field is a 422 since this descriptor reads pictures only."""
     body, fmt = _common(body, extra_mode=extra_mode, openai_style=False, native_dims=native_dims)
     items = body.get("input")
     if not isinstance(items, list) or not items:
         raise invalid_input(("input",), items, "Input should be a list with at least 1 image", "too_short")
-    if len(items) > MAX_INPUTS:
-        raise invalid_input(("input",), len(items), f"At most {MAX_INPUTS} inputs per request", "too_long")
+    if len(items) > max_inputs:
+        raise too_many("input", len(items), max_inputs, "inputs", "LOCAL_ENDPOINT_MAX_INPUTS")
     images: list[bytes] = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):

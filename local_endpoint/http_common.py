@@ -10,15 +10,16 @@ import uuid
 from collections.abc import Awaitable
 from typing import Any, Literal, TypeVar
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from local_endpoint.deployments import Deployment
 from local_endpoint.errors import ContractError, RouteNotServed, Unauthorized, missing_api_version
+from local_endpoint.limits import Limits, body_too_large
 from local_endpoint.params import EXTRA_PARAMETER_MODES
 
 API_VERSIONS = ("2024-05-01-preview", "2025-04-01")
-MAX_BODY_BYTES = 64 * 1024 * 1024
+MAX_BODY_BYTES = Limits().max_body_bytes
 Style = Literal["serverless", "models", "v1"]
 T = TypeVar("T")
 
@@ -54,16 +55,37 @@ def extra_parameters_mode(request: Request) -> str:
     return mode
 
 
-async def read_json(request: Request) -> Any:
-    """The parsed JSON body; 400 in the contract's form when it is missing, too large or not JSON."""
+async def read_json(request: Request, max_bytes: int = MAX_BODY_BYTES) -> Any:
+    """The parsed JSON body; 413 past `max_bytes` (chunked bodies too), 400 in the contract's form when not JSON."""
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise ContractError(413, "payload_too_large", f"The body is larger than {MAX_BODY_BYTES // 2**20} MiB.")
-    raw = await request.body()
+    # isdigit() alone accepts digits such as '²' that int() refuses.
+    if length and length.isascii() and length.isdigit() and int(length) > max_bytes:
+        raise body_too_large(max_bytes, int(length), declared=True)
+    raw = bytearray()
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        # Read piece by piece so a chunked body (no Content-Length) is refused as soon as it passes the limit;
+        # the server discards whatever the client still sends.
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > max_bytes:
+                raise body_too_large(max_bytes, len(raw), declared=False)
+    except ClientDisconnect as exc:
+        raise ClientGone() from exc
+    return parse_json_body(bytes(raw))
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """`raw` as strict JSON (no NaN or Infinity, which no JSON parser on the client side may send); 400 otherwise."""
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ContractError(400, "invalid_json", f"The request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ContractError(400, "invalid_json", "The request body is not valid JSON: nested too deeply") from exc
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def find_deployment(

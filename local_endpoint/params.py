@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from local_endpoint.errors import FieldProblem, UnprocessableError, invalid_input
@@ -16,6 +17,8 @@ def number(body: dict[str, Any], name: str, low: float, high: float) -> float | 
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise invalid_input((name,), value, "Input should be a valid number", "float_type")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise invalid_input((name,), str(value), "Input should be a finite number", "finite_number")
     if value < low:
         raise invalid_input((name,), value, f"Input should be greater than or equal to {low}", "greater_than_equal")
     if value > high:

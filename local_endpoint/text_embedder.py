@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -33,10 +35,17 @@ class TextEmbedder:
 
     def embed(self, texts: list[str]) -> tuple[npt.NDArray[np.float32], int]:
         """Unit vectors (len(texts), 384) and the number of tokens read."""
-        encodings = self.tokenizer.encode_batch(texts)
-        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        return self.embed_encodings(self.tokenize(texts))
+
+    def tokenize(self, texts: list[str]) -> list[Any]:
+        """The tokenizer's encodings of `texts`, truncated as the model reads them (safe from any thread)."""
+        return self.tokenizer.encode_batch(texts)
+
+    def embed_encodings(self, encodings: list[Any]) -> tuple[npt.NDArray[np.float32], int]:
+        """Unit vectors for encodings from `tokenize`, and their number of tokens."""
+        out = np.zeros((len(encodings), DIMENSIONS), dtype=np.float32)
         # Batches of similar length waste less work on padding.
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), BATCH):
             rows = order[start : start + BATCH]
             width = max(len(encodings[i].ids) for i in rows)

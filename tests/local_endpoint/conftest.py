@@ -31,3 +31,21 @@ def broken_endpoint_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     env = {"LOCAL_ENDPOINT_CHAT_MODEL": str(missing), "LOCAL_ENDPOINT_TEXT_MODEL": str(missing)}
     with run_local_endpoint(env) as url:
         yield url
+
+
+# Small request limits, a short queue and a short context, so tests can pass each limit with little traffic.
+LIMITED_ENV = {
+    "LOCAL_ENDPOINT_MAX_BODY_MB": "1",
+    "LOCAL_ENDPOINT_MAX_MESSAGES": "8",
+    "LOCAL_ENDPOINT_MAX_INPUTS": "16",
+    "LOCAL_ENDPOINT_MAX_EMBEDDING_TOKENS": "100",
+    "LOCAL_ENDPOINT_MAX_QUEUE": "4",
+    "LOCAL_ENDPOINT_CHAT_CONTEXT": "512",
+}
+
+
+@pytest.fixture(scope="session")
+def limited_endpoint_url() -> Iterator[str]:
+    """An open endpoint with LIMITED_ENV (shared by the limit and load tests)."""
+    with run_local_endpoint(LIMITED_ENV) as url:
+        yield url
