@@ -153,9 +153,22 @@ def _build(name: str, values: dict[str, Any], source: str, origins: Mapping[str,
         ) from None
 
 
+def _file_exists(path: Path) -> bool:
+    """Whether `path` exists; a path the system cannot look up at all (e.g. a name too long) is a ConfigError."""
+    try:
+        return path.exists()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}", source=str(path)) from None
+
+
+def _has_key(value: Any) -> bool:
+    """Whether a key value will be sent: a blank string is no key (the Deployment validator makes it None)."""
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
 def _deployment_tables(path: Path, *, other_tables_allowed: bool) -> dict[str, dict[str, Any]]:
     """The `[deployments.<name>]` tables of a TOML file, checked for shape; {} when the file does not exist."""
-    if not path.exists():
+    if not _file_exists(path):
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -191,12 +204,12 @@ def _deployment_tables(path: Path, *, other_tables_allowed: bool) -> dict[str, d
 
 
 def _read_file(path: Path, explicit: bool) -> dict[str, dict[str, Any]]:
-    if explicit and not path.exists():
+    if explicit and not _file_exists(path):
         raise ConfigError(f"{path}: configuration file not found", source=str(path))
     result: dict[str, dict[str, Any]] = {}
     for name, table in _deployment_tables(path, other_tables_allowed=False).items():
         values = dict(table)
-        values["key_source"] = "file" if values.get("key") else "none"
+        values["key_source"] = "file" if _has_key(values.get("key")) else "none"
         _build(name, values, str(path))  # validates now so the error names the file
         result[name] = values
     return result
@@ -283,7 +296,7 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
             else:
                 raw[name][field] = value
         if "key" in fields:
-            raw[name]["key_source"] = "secrets" if fields["key"] else "none"
+            raw[name]["key_source"] = "secrets" if _has_key(fields["key"]) else "none"
         secret_origins[name] = dict.fromkeys(fields, str(secrets_path))
 
     local_base = env.get("PLAYGROUND_LOCAL_ENDPOINT", "").strip().rstrip("/")
@@ -295,14 +308,18 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
                     "endpoint": f"{local_base}/{name}",
                     "api_version": LOCAL_API_VERSION,
                     "key": local_key,
-                    "key_source": "environment" if local_key else "none",
+                    "key_source": "environment" if _has_key(local_key) else "none",
                 }
                 sources[name] = "environment variable PLAYGROUND_LOCAL_ENDPOINT"
 
     seed_url = env.get("AZUREAI_ENDPOINT_URL", "").strip()
     if seed_url and "default" not in raw:
         seed_key = env.get("AZUREAI_ENDPOINT_KEY") or None
-        raw["default"] = {"endpoint": seed_url, "key": seed_key, "key_source": "environment" if seed_key else "none"}
+        raw["default"] = {
+            "endpoint": seed_url,
+            "key": seed_key,
+            "key_source": "environment" if _has_key(seed_key) else "none",
+        }
         sources["default"] = "environment variable AZUREAI_ENDPOINT_URL"
 
     by_normalised = {_normalise(name): name for name in raw}
