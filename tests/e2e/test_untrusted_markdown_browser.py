@@ -92,7 +92,9 @@ def test_a_read_only_link_shows_the_conversation_without_a_message_box(
     app, pixel, _ = pixel_app
     _ask(page, app.url)
     page.get_by_text("Export / import", exact=True).click()
-    page.locator(".st-key-chat_share button").click()
+    wait_until_idle(page)
+    # (A button with a help tooltip is drawn twice in the DOM, hence `first`.)
+    page.get_by_role("button", name="Share read-only link").first.click()
     wait_until_idle(page)
     link = page.get_by_test_id("stCode").filter(has_text="?view=").inner_text().strip()
     conversation_id = page.url.split("c=", 1)[1].split("&", 1)[0]
@@ -110,7 +112,8 @@ def test_a_read_only_link_shows_the_conversation_without_a_message_box(
         assert len(messages) == 2 and "Show me a picture." in messages[0]
         assert f"{pixel.endpoint}/pixel.png?q=secret" in messages[1]
         assert reader.get_by_test_id("stChatInputTextArea").count() == 0
-        assert reader.locator(".st-key-chat_share_fork button").is_visible()
+        # (A button with a help tooltip is drawn twice in the DOM, hence `first`.)
+        assert reader.get_by_role("button", name="Continue as my own copy").first.is_visible()
         assert "c=" not in reader.url and conversation_id not in reader.content()
         screenshot(reader, "chat-read-only-link")
     finally:
