@@ -1,0 +1,275 @@
+"""Load test, loopback only: the embedded endpoint under concurrent requests, and the app under concurrent sessions.
+
+1. 50 chat requests (short prompts, small max_tokens) and 200 embeddings requests at once to the embedded endpoint:
+   every one must get a 200 or a clean 429 (the API's body with Retry-After), none a 500, none lost.
+2. 20 browser-less sessions of the Streamlit app, each opening `/_stcore/stream` as a browser does and loading
+   three pages, while `/_stcore/health` is polled from another thread: every poll must answer within 1 s.
+The script starts its own endpoint and app on free 127.0.0.1 ports and stops them; it prints its figures and exits
+non-zero when a check fails. Run: `.venv/bin/python bench/load_test.py` (`make bench` runs it with the others).
+tests/local_endpoint/test_load.py runs a small version of part 1 (`run_load`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+API = {"api-version": "2024-05-01-preview"}
+CHAT = "/smollm2-135m-instruct/chat/completions"
+EMBED = "/all-minilm-l6-v2/embeddings"
+
+
+@dataclass
+class Outcomes:
+    """What happened to each request: `ok` (200), `limited` (a well-formed 429), or a named failure."""
+
+    sent: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    latencies_ok: list[float] = field(default_factory=list)
+    retry_after_s: list[float] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def answered(self) -> int:
+        """Requests that got any outcome at all (a lost request has none)."""
+        return sum(self.counts.values())
+
+    def summary(self) -> str:
+        """One line with the counts and latency percentiles of the answered requests."""
+        lat = sorted(self.latencies_ok)
+
+        def pct(p: float) -> str:
+            return f"{lat[min(len(lat) - 1, int(p * len(lat)))]:.2f}s" if lat else "-"
+
+        retry = (
+            f", Retry-After {min(self.retry_after_s):.0f}-{max(self.retry_after_s):.0f}s" if self.retry_after_s else ""
+        )
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
+        return f"sent {self.sent}: {counts}; 200 latency p50 {pct(0.5)} p95 {pct(0.95)} max {pct(1.0)}{retry}"
+
+
+def _problem_with_429(answer: httpx.Response) -> str | None:
+    """None when the 429 has the API's body and the three retry-after headers, else what is wrong."""
+    try:
+        error = answer.json()["error"]
+        assert error["code"] == "too_many_requests" and error["message"]
+        seconds = float(answer.headers["Retry-After"])
+        assert seconds >= 1
+        assert float(answer.headers["retry-after-ms"]) == seconds * 1000
+        assert float(answer.headers["x-ms-retry-after-ms"]) == seconds * 1000
+    except (ValueError, KeyError, TypeError, AssertionError) as exc:
+        return f"malformed 429 ({type(exc).__name__}: {exc}): {answer.headers} {answer.text[:200]}"
+    return None
+
+
+async def _one(client: httpx.AsyncClient, path: str, body: dict[str, Any], outcomes: Outcomes) -> None:
+    started = time.perf_counter()
+    try:
+        answer = await client.post(path, params=API, json=body)
+    except httpx.HTTPError as exc:
+        outcomes.counts[f"transport error {type(exc).__name__}"] += 1
+        outcomes.problems.append(repr(exc))
+        return
+    if answer.status_code == 200:
+        outcomes.counts["ok"] += 1
+        outcomes.latencies_ok.append(time.perf_counter() - started)
+    elif answer.status_code == 429:
+        problem = _problem_with_429(answer)
+        outcomes.counts["limited" if problem is None else "malformed 429"] += 1
+        if problem is None:
+            outcomes.retry_after_s.append(float(answer.headers["Retry-After"]))
+        else:
+            outcomes.problems.append(problem)
+    else:
+        outcomes.counts[f"http {answer.status_code}"] += 1
+        outcomes.problems.append(f"{answer.status_code}: {answer.text[:200]}")
+
+
+async def run_load(
+    base_url: str, *, chats: int, embeddings: int, max_tokens: int = 4, timeout_s: float = 120.0
+) -> tuple[Outcomes, Outcomes, float]:
+    """Send `chats` chat and `embeddings` embeddings requests all at once; their outcomes and the wall time."""
+    host = urlsplit(base_url).hostname
+    if host != "127.0.0.1":
+        raise ValueError(f"load goes to loopback only, not {host}")
+    chat, embed = Outcomes(sent=chats), Outcomes(sent=embeddings)
+    limits = httpx.Limits(max_connections=chats + embeddings, max_keepalive_connections=chats + embeddings)
+    async with httpx.AsyncClient(base_url=base_url, timeout=timeout_s, limits=limits) as client:
+        tasks = [
+            _one(
+                client,
+                CHAT,
+                {
+                    "messages": [{"role": "user", "content": f"Say hello to number {i}."}],
+                    "max_tokens": max_tokens,
+                    "temperature": 0,
+                },
+                chat,
+            )
+            for i in range(chats)
+        ] + [_one(client, EMBED, {"input": [f"sentence number {i} about the sea"]}, embed) for i in range(embeddings)]
+        started = time.perf_counter()
+        await asyncio.gather(*tasks)
+        return chat, embed, time.perf_counter() - started
+
+
+@dataclass
+class SessionRun:
+    """One browser-less Streamlit session: seconds to each finished script run, and what went wrong."""
+
+    runs_s: list[float] = field(default_factory=list)
+    exceptions: int = 0
+    error: str | None = None
+
+
+async def _script_run(socket: Any, state: Any, started: float, run: SessionRun) -> None:
+    """Send one rerun like the browser does on load, then read ForwardMsgs until the script has finished."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    back = BackMsg()
+    back.rerun_script.CopyFrom(state)
+    await socket.send(back.SerializeToString())
+    while True:
+        msg = ForwardMsg()
+        msg.ParseFromString(await socket.recv())
+        kind = msg.WhichOneof("type")
+        if kind == "delta" and msg.delta.new_element.WhichOneof("type") == "exception":
+            run.exceptions += 1
+        if kind == "page_not_found":
+            raise RuntimeError(f"page not found: {state.page_name!r}")
+        if kind == "script_finished":
+            if msg.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                continue  # e.g. the root page forwarding to /chat: the next run follows on its own
+            if msg.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
+                raise RuntimeError(f"script ended with {ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished)}")
+            run.runs_s.append(time.perf_counter() - started)
+            return
+
+
+async def browserless_session(app_url: str, pages: list[str], timeout_s: float) -> SessionRun:
+    """Open `/_stcore/stream` as the browser does and load each of `pages` (`""` is the default page)."""
+    from streamlit.proto.ClientState_pb2 import ClientState
+    from websockets.asyncio.client import connect
+
+    run = SessionRun()
+    url = app_url.replace("http://", "ws://", 1) + "/_stcore/stream"
+    try:
+        async with asyncio.timeout(timeout_s), connect(url, subprotocols=["streamlit"], max_size=None) as socket:
+            for page in pages:
+                state = ClientState(query_string="", page_name=page)
+                await _script_run(socket, state, time.perf_counter(), run)
+    except Exception as exc:  # a session that fails is counted, not fatal to the others
+        run.error = f"{type(exc).__name__}: {exc}"
+    return run
+
+
+def poll_health(app_url: str, stop: threading.Event, latencies: list[float], failures: list[str]) -> None:
+    """GET `/_stcore/health` every 100 ms from its own thread until `stop`; record each answer's latency."""
+    with httpx.Client(timeout=5.0) as client:
+        while not stop.is_set():
+            started = time.perf_counter()
+            try:
+                answer = client.get(f"{app_url}/_stcore/health")
+                latencies.append(time.perf_counter() - started)
+                if answer.status_code != 200:
+                    failures.append(f"HTTP {answer.status_code}")
+            except httpx.HTTPError as exc:
+                latencies.append(time.perf_counter() - started)
+                failures.append(repr(exc))
+            stop.wait(0.1)
+
+
+async def run_sessions(app_url: str, sessions: int, pages: list[str], timeout_s: float) -> list[SessionRun]:
+    """`sessions` browser-less sessions at once, each loading `pages`."""
+    return list(await asyncio.gather(*(browserless_session(app_url, pages, timeout_s) for _ in range(sessions))))
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else float("nan")
+
+
+def endpoint_phase(base_url: str) -> bool:
+    """50 chats and 200 embeddings at once; True when every request got a 200 or a well-formed 429."""
+    chat, embed, wall = asyncio.run(run_load(base_url, chats=CHATS, embeddings=EMBEDDINGS, max_tokens=8))
+    print(f"endpoint: {CHATS} chat + {EMBEDDINGS} embeddings requests at once, all done in {wall:.1f} s")
+    print(f"  chat       {chat.summary()}")
+    print(f"  embeddings {embed.summary()}")
+    good = True
+    for name, outcome in (("chat", chat), ("embeddings", embed)):
+        lost = outcome.sent - outcome.answered
+        bad = outcome.answered - outcome.counts["ok"] - outcome.counts["limited"]
+        if lost or bad:
+            good = False
+            print(f"  FAIL {name}: {lost} lost, {bad} neither 200 nor a well-formed 429: {outcome.problems[:3]}")
+    return good
+
+
+def app_phase(app_url: str) -> bool:
+    """20 browser-less sessions at once while /_stcore/health is polled; True when all went well."""
+    latencies: list[float] = []
+    failures: list[str] = []
+    stop = threading.Event()
+    poller = threading.Thread(target=poll_health, args=(app_url, stop, latencies, failures), daemon=True)
+    poller.start()
+    time.sleep(0.5)  # a few polls of the idle app first
+    started = time.perf_counter()
+    runs = asyncio.run(run_sessions(app_url, SESSIONS, PAGES, timeout_s=SESSION_TIMEOUT_S))
+    wall = time.perf_counter() - started
+    time.sleep(0.5)
+    stop.set()
+    poller.join(timeout=10)
+    finished = [r for r in runs if r.error is None and len(r.runs_s) == len(PAGES)]
+    exceptions = sum(r.exceptions for r in runs)
+    print(f"app: {SESSIONS} browser-less sessions at once, each loading {PAGES}, all done in {wall:.1f} s")
+    print(f"  sessions finished {len(finished)}/{SESSIONS}; exceptions shown {exceptions}")
+    for i, page in enumerate(PAGES):
+        times = [r.runs_s[i] for r in runs if len(r.runs_s) > i]
+        spread = f"p50 {_pct(times, 0.5):.2f}s p95 {_pct(times, 0.95):.2f}s max {_pct(times, 1.0):.2f}s"
+        print(f"  page {page or '/'!r} (seconds to the script's end): {spread}")
+    print(
+        f"  /_stcore/health polled {len(latencies)} times: p50 {_pct(latencies, 0.5) * 1000:.0f} ms, "
+        f"p95 {_pct(latencies, 0.95) * 1000:.0f} ms, max {_pct(latencies, 1.0) * 1000:.0f} ms, failures {len(failures)}"
+    )
+    errors = [r.error for r in runs if r.error]
+    good = len(finished) == SESSIONS and not exceptions and not failures and _pct(latencies, 1.0) < HEALTH_LIMIT_S
+    if not good:
+        print(f"  FAIL: session errors {errors[:3]}, health failures {failures[:3]}")
+    return good
+
+
+CHATS = 50
+EMBEDDINGS = 200
+SESSIONS = 20
+PAGES = ["", "embeddings", "models"]
+SESSION_TIMEOUT_S = 120.0
+HEALTH_LIMIT_S = 1.0
+
+
+def main() -> int:
+    """Start an endpoint and an app on free loopback ports, load both, print the figures, stop them."""
+    from tests.fixtures.app_server import local_deployments_toml, run_app_server
+    from tests.fixtures.local_endpoint import run_local_endpoint
+
+    with run_local_endpoint() as endpoint_url:
+        endpoint_ok = endpoint_phase(endpoint_url)
+        with run_app_server(local_deployments_toml(endpoint_url)) as app:
+            app_ok = app_phase(app.url)
+    print("load test:", "PASS" if endpoint_ok and app_ok else "FAIL")
+    return 0 if endpoint_ok and app_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
