@@ -17,6 +17,7 @@ import streamlit as st
 from services.client import InferenceClient
 from services.config import DEFAULT_CONFIG, ConfigError, Deployment, load_settings
 from services.errors import InferenceError, ModalityNotSupportedError
+from services.netguard import AddressGuard, EndpointPolicyError, policy_from_env
 from services.refusal_store import Refusal, RefusalStore, RefusalStoreError, endpoint_key
 from services.schemas import ModelInfo
 
@@ -108,21 +109,53 @@ def selected_deployment() -> Deployment | None:
     return next(iter(deployments.values()), None)
 
 
+def endpoint_policy_problem() -> str | None:
+    """Why PLAYGROUND_USER_ENDPOINTS cannot be used (a misspelt value), or None."""
+    try:
+        policy_from_env(os.environ, None)
+    except EndpointPolicyError as err:
+        return str(err)
+    return None
+
+
+def endpoint_guard() -> AddressGuard:
+    """The address guard for endpoints added in the page: PLAYGROUND_USER_ENDPOINTS, else where the app listens."""
+    try:
+        return AddressGuard(policy_from_env(os.environ, st.get_option("server.address")))
+    except EndpointPolicyError as err:
+        # A misspelt policy must not open the server up: nothing added in the page is reached until it is fixed.
+        log.warning("%s Endpoints added in the page are refused until it is fixed.", err)
+        return AddressGuard("off")
+
+
+def _guard_for(deployment: Deployment, guarded: bool | None) -> AddressGuard | None:
+    """The guard when the deployment was added in the page (configured ones are trusted as they are)."""
+    if guarded is None:
+        guarded = added_deployments().get(deployment.name) == deployment
+    return endpoint_guard() if guarded else None
+
+
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _client(name: str, fingerprint: str, _deployment: Deployment) -> InferenceClient:
-    return InferenceClient(_deployment)
+def _client(name: str, fingerprint: str, _deployment: Deployment, _guard: AddressGuard | None) -> InferenceClient:
+    return InferenceClient(_deployment, guard=_guard)
 
 
-def get_client(deployment: Deployment) -> InferenceClient:
-    """One pooled client per deployment (per distinct configuration), shared by all sessions."""
-    return _client(deployment.name, _fingerprint(deployment), deployment)
+def get_client(deployment: Deployment, *, guarded: bool | None = None) -> InferenceClient:
+    """One pooled client per deployment (per distinct configuration), shared by all sessions.
+
+    A deployment added in this session (or `guarded=True`) gets a client whose every connection is judged by
+    endpoint_guard(); configured deployments are trusted.
+    """
+    guard = _guard_for(deployment, guarded)
+    policy = guard.policy if guard is not None else "trusted"
+    return _client(deployment.name, _fingerprint(deployment) + policy, deployment, guard)
 
 
-def _fetch_info(deployment: Deployment) -> tuple[ModelInfo | InferenceError, float]:
+def _fetch_info(deployment: Deployment, guard: AddressGuard | None) -> tuple[ModelInfo | InferenceError, float]:
     # A quick probe with its own short-lived client (this runs in worker threads, outside Streamlit's caches):
     # short timeouts and no retries, so one dead endpoint does not hold up the sidebar.
     probe = deployment.model_copy(update={"max_retries": 0, "connect_timeout": 3.0, "read_timeout": 5.0})
-    client = InferenceClient(probe)
+    client = InferenceClient(probe, guard=guard)
     started = time.perf_counter()
     try:
         info: ModelInfo | InferenceError = client.info()
@@ -143,7 +176,7 @@ def _cached_status(deployments: list[Deployment]) -> list[tuple[ModelInfo | Infe
         ]
     if missing:
         with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
-            fetched = list(pool.map(_fetch_info, [d for _, d in missing]))
+            fetched = list(pool.map(_fetch_info, [d for _, d in missing], [_guard_for(d, None) for _, d in missing]))
         with _STATUS_LOCK:
             for (k, _), (info, latency) in zip(missing, fetched, strict=True):
                 _STATUS[k] = (time.monotonic(), info, latency)

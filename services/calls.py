@@ -1,4 +1,4 @@
-"""What one call needs, prepared once for the sync and the async client: URL, headers, body, and error mapping."""
+"""What one call needs, prepared once per call: URL, headers, body, and error mapping."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from services import http
 from services.config import Deployment
 from services.errors import (
     AuthenticationError,
+    EndpointBlockedError,
     EndpointUnavailableError,
     InferenceError,
     ModalityNotSupportedError,
+    RedirectRefusedError,
     StreamInterruptedError,
     error_from_response,
     redact_text,
@@ -176,6 +178,24 @@ class CallPlanner:
             )
         self.redact(error)
         return error
+
+    def blocked_error(self, call: Call, refusal: Exception) -> EndpointBlockedError:
+        """The address guard's refusal as a typed error (nothing reached the endpoint)."""
+        return EndpointBlockedError(
+            str(refusal), host=self.host, deployment=self.deployment.name, request_id=call.request_id
+        )
+
+    def redirect_error(self, call: Call, status: int, headers: httpx.Headers) -> RedirectRefusedError:
+        """A 3xx answer: named with where it pointed (bounded), never followed."""
+        location = headers.get("location", "")[:200]
+        return RedirectRefusedError(
+            f"answered {status} redirecting to {location or 'another address'}; redirects are not followed: "
+            "use the final URL as the endpoint",
+            location=location,
+            deployment=self.deployment.name,
+            status=status,
+            request_id=call.request_id,
+        )
 
     def retry_wait(self, attempt: int, status: int | None, headers: httpx.Headers | None) -> float | None:
         """Seconds to wait before retry `attempt` (1-based), or None when this failure is not retried."""

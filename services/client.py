@@ -15,10 +15,12 @@ from services.calls import Call, CallPlanner
 from services.config import Deployment
 from services.errors import InferenceError, StreamInterruptedError
 from services.http import shutdown_socket, timeout_for
+from services.netguard import AddressGuard
 from services.responses import StreamAssembler, json_body, parse_chat, parse_embeddings, parse_info
 from services.retry import RETRY_EXCEPTIONS, RetryPolicy
 from services.schemas import ChatResult, EmbeddingsResult, ImageInput, ModelInfo, StreamDelta
 from services.sse import iter_events
+from services.transport import PlaygroundTransport, refusal_of, stopped_here
 
 
 class ChatStream:
@@ -53,8 +55,10 @@ class ChatStream:
                     request_id=self._call.request_id,
                 )
         except (httpx.TransportError, httpx.StreamError) as exc:
-            if self._closing:
-                return  # the reader was cut off by close(): a stop, not a failure
+            if self._closing or stopped_here():
+                # The reader was cut off by close() or by its CancelScope: a stop, not a failure.
+                assembler.stopped = not assembler.complete
+                return
             raise self._planner.transport_error(self._call, exc, partial=assembler.text) from None
         except InferenceError as err:
             # Error events and malformed chunks are quoted in the message; an endpoint may echo secrets in them.
@@ -121,14 +125,16 @@ class InferenceClient:
         transport: httpx.BaseTransport | None = None,
         retry_policy: RetryPolicy | None = None,
         credential: Any = None,
+        guard: AddressGuard | None = None,
     ) -> None:
+        """`guard` judges every address this client connects to (endpoints added in the page; services.netguard)."""
         self.deployment = deployment
         self._planner = CallPlanner(deployment, retry_policy, credential)
-        self._http = httpx.Client(
-            transport=transport,
-            timeout=timeout_for(deployment),
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
-        )
+        limits = httpx.Limits(max_connections=20, max_keepalive_connections=10)
+        if transport is None:
+            transport = PlaygroundTransport(endpoint=deployment.endpoint, guard=guard, limits=limits)
+        # Redirects are never followed: a redirect could lead a guarded client to an address it may not reach.
+        self._http = httpx.Client(transport=transport, timeout=timeout_for(deployment), follow_redirects=False)
 
     def __repr__(self) -> str:
         return f"InferenceClient({self.deployment.name!r}, {self.deployment.endpoint!r})"
@@ -146,15 +152,21 @@ class InferenceClient:
             try:
                 response = self._http.send(request, stream=call.stream)
             except RETRY_EXCEPTIONS as exc:
-                wait = planner.retry_wait(attempt, None, None)
+                refused = refusal_of(exc)
+                if refused is not None:
+                    raise planner.blocked_error(call, refused) from None
+                wait = None if stopped_here() else planner.retry_wait(attempt, None, None)
                 if wait is None:
                     raise planner.transport_error(call, exc) from None
                 time.sleep(wait)
                 continue
             except httpx.HTTPError as exc:
                 raise planner.transport_error(call, exc) from None
-            if response.status_code < 400:
+            if response.status_code < 300:
                 return response
+            if response.status_code < 400:
+                response.close()
+                raise planner.redirect_error(call, response.status_code, response.headers)
             try:
                 text = response.read().decode("utf-8", errors="replace")
             except httpx.HTTPError:

@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 from services.config import Deployment
 from services.metrics import cost as usage_cost
 from services.schemas import ChatResult, Metrics, StreamDelta, ToolCall
+from services.transport import CancelScope
 
 PaneStatus = Literal["waiting", "streaming", "done", "stopped", "error"]
 FINISHED: frozenset[str] = frozenset({"done", "stopped", "error"})
@@ -167,6 +168,8 @@ class CompareRun:
         if len(self.buffers) != len(jobs):
             raise ValueError("Pane ids must be unique.")
         self._stop = threading.Event()
+        # Stop before a pane's first byte must drop its connection too (services.transport.CancelScope).
+        self._scopes = {job.pane_id: CancelScope() for job in jobs}
         self._threads: list[threading.Thread] = []
         self.started_at: float | None = None
 
@@ -180,6 +183,10 @@ class CompareRun:
         return self
 
     def _work(self, job: PaneJob) -> None:
+        with self._scopes[job.pane_id]:
+            self._run_pane(job)
+
+    def _run_pane(self, job: PaneJob) -> None:
         buffer = self.buffers[job.pane_id]
         buffer.start()
         stream: ChatStreamLike | None = None
@@ -215,6 +222,8 @@ class CompareRun:
     def stop(self) -> None:
         """Stop every pane now; what arrived so far is kept."""
         self._stop.set()
+        for scope in self._scopes.values():
+            scope.cancel()
         for buffer in self.buffers.values():
             buffer.close_stream()
 

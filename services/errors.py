@@ -1,4 +1,4 @@
-"""The typed error family, and `error_from_response` which reads every error body shape of PROTOCOL.md."""
+"""The typed error family, and `error_from_response` which reads every error body shape of docs/api/PROTOCOL.md."""
 
 from __future__ import annotations
 
@@ -135,6 +135,22 @@ class ContentFilterError(InvalidRequestError):
     def filtered_categories(self) -> list[str]:
         """Names of the categories that caused the block."""
         return [name for name, result in self.categories.items() if isinstance(result, dict) and result.get("filtered")]
+
+
+class EndpointBlockedError(InferenceError):
+    """This server's policy forbids reaching the endpoint (services.netguard); nothing was sent to it."""
+
+    def __init__(self, message: str, *, host: str, **kwargs: Any) -> None:
+        self.host = host
+        super().__init__(message, **kwargs)
+
+
+class RedirectRefusedError(InvalidRequestError):
+    """The endpoint answered with a redirect; the playground never follows one (it could lead anywhere)."""
+
+    def __init__(self, message: str, *, location: str, **kwargs: Any) -> None:
+        self.location = location
+        super().__init__(message, **kwargs)
 
 
 class AuthenticationError(InferenceError):
@@ -283,7 +299,7 @@ def error_from_response(
     key_source: str = "none",
     host: str = "",
 ) -> InferenceError:
-    """Map an error response (any body shape of PROTOCOL.md) to the typed family."""
+    """Map an error response (any body shape of docs/api/PROTOCOL.md) to the typed family."""
     sent = sent or {}
     body = _body_json(text)
     payload: dict[str, Any] = {}

@@ -1,4 +1,4 @@
-"""Turning response bodies and stream chunks into typed results (shared by the sync and async clients)."""
+"""Turning response bodies and stream chunks into typed results (kept apart from the HTTP code of services.client)."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,11 +13,13 @@ from app.chat_params import JsonFieldError
 from services.errors import (
     AuthenticationError,
     ContentFilterError,
+    EndpointBlockedError,
     EndpointUnavailableError,
     InferenceError,
     InvalidRequestError,
     ModalityNotSupportedError,
     RateLimitError,
+    RedirectRefusedError,
     StreamInterruptedError,
     UnsupportedParameterError,
 )
@@ -36,11 +39,27 @@ ROUTE_NAMES = {
 }
 
 
+# What lets foreign text act rather than read: links and images (`[`), autolinks and HTML (`<`), Streamlit's
+# directives (`:red[...]`), math (`$`), code spans and escapes. Emphasis is left alone: it only changes the look.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`\[\]<>$])")
+_FOREIGN_MAX = 600
+
+
+def plain(text: object) -> str:
+    """Text from an endpoint (or any foreign source) made inert for st.markdown: bounded, every special escaped."""
+    flat = " ".join(str(text).split())
+    if len(flat) > _FOREIGN_MAX:
+        flat = flat[: _FOREIGN_MAX - 1] + "…"
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
 def _value_text(value: Any) -> str:
     try:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
         text = repr(value)
+    # Shown inside a code span, where escapes do not work: a backtick would end it.
+    text = text.replace("`", "'")
     return text if len(text) <= 120 else text[:119] + "…"
 
 
@@ -49,12 +68,13 @@ def describe_error(err: BaseException) -> tuple[str, str]:
     if isinstance(err, UnsupportedParameterError) and err.param == "messages":
         return (
             f"{err.deployment} does not accept `{err.value}` content",
-            f"The deployment reads only some kinds of message content: {err.message}",
+            f"The deployment reads only some kinds of message content: {plain(err.message)}",
         )
     if isinstance(err, UnsupportedParameterError) and err.invalid_value:
         return (
             f"{err.deployment} does not accept this value of `{err.param}`",
-            f"The deployment supports `{err.param}` but rejected the value `{_value_text(err.value)}`: {err.message}. "
+            f"The deployment supports `{err.param}` but rejected the value `{_value_text(err.value)}`: "
+            f"{plain(err.message)}. "
             "Change the value, or retry with the parameter switched off.",
         )
     if isinstance(err, UnsupportedParameterError):
@@ -82,7 +102,7 @@ def describe_error(err: BaseException) -> tuple[str, str]:
         what = ROUTE_NAMES.get(err.route, err.route)
         return (
             f"{err.deployment} offers no {what}",
-            f"The route `{err.route}` is not served by this deployment (HTTP {err.status}: {err.message}). "
+            f"The route `{err.route}` is not served by this deployment (HTTP {err.status}: {plain(err.message)}). "
             "Pick another deployment.",
         )
     if isinstance(err, RateLimitError):
@@ -91,24 +111,32 @@ def describe_error(err: BaseException) -> tuple[str, str]:
     if isinstance(err, StreamInterruptedError):
         return (
             f"The answer from {err.deployment} was cut off",
-            f"The connection to `{err.host}` broke while streaming: {err.reason}. The partial answer is kept.",
+            f"The connection to `{err.host}` broke while streaming: {plain(err.reason)}. The partial answer is kept.",
+        )
+    if isinstance(err, EndpointBlockedError):
+        return (f"{err.deployment} is not allowed from this server", f"Nothing was sent. {plain(err.message)}")
+    if isinstance(err, RedirectRefusedError):
+        return (
+            f"{err.deployment} answered with a redirect",
+            f"The endpoint pointed elsewhere (`{_value_text(err.location)}`); the playground does not follow "
+            "redirects. Use the final URL as the endpoint.",
         )
     if isinstance(err, EndpointUnavailableError):
-        return (f"Cannot reach {err.deployment}", f"`{err.host}` is unavailable: {err.reason}.")
+        return (f"Cannot reach {err.deployment}", f"`{err.host}` is unavailable: {plain(err.reason)}.")
     if isinstance(err, InvalidRequestError) and err.code == "context_length_exceeded":
         # Azure OpenAI and the embedded endpoint use this code; every later turn would fail the same way.
         return (
             f"The conversation is too long for {err.deployment}",
-            f"HTTP {err.status}: {err.message}. Edit or remove a long message, clear the conversation, "
+            f"HTTP {err.status}: {plain(err.message)}. Edit or remove a long message, clear the conversation, "
             "or pick a deployment with a longer context window.",
         )
     if isinstance(err, InvalidRequestError):
-        return (f"{err.deployment} rejected the request", f"HTTP {err.status}: {err.message}")
+        return (f"{err.deployment} rejected the request", f"HTTP {err.status}: {plain(err.message)}")
     if isinstance(err, InferenceError):
-        return (f"{err.deployment} failed", err.message)
+        return (f"{err.deployment} failed", plain(err.message))
     if isinstance(err, JsonFieldError):
-        return ("Invalid JSON in an editor: nothing was sent", str(err))
-    return ("Something went wrong", str(err) or type(err).__name__)
+        return ("Invalid JSON in an editor: nothing was sent", plain(err))
+    return ("Something went wrong", plain(err) or type(err).__name__)
 
 
 def retry_without_label(err: UnsupportedParameterError) -> str:
@@ -124,7 +152,7 @@ def render_content_filter(categories: dict[str, Any], *, blocked: str) -> None:
             continue
         severity = result.get("severity") or ("detected" if result.get("detected") else "–")
         filtered = "**filtered**" if result.get("filtered") else "not filtered"
-        rows.append(f"| {name.replace('_', ' ')} | {filtered} | {severity} |")
+        rows.append(f"| {plain(name.replace('_', ' '))} | {filtered} | {plain(severity)} |")
     if rows:
         st.markdown("\n".join(["| category | result | severity |", "|---|---|---|", *rows]))
     else:

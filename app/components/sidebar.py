@@ -6,9 +6,10 @@ import streamlit as st
 from pydantic import ValidationError
 
 from app import state
-from app.components.error_card import describe_error
+from app.components.error_card import describe_error, plain
 from services.config import ApiKind, Deployment
 from services.errors import InferenceError, ModalityNotSupportedError
+from services.netguard import check_endpoint_url
 
 API_KINDS: tuple[ApiKind, ...] = ("azure-inference", "azure-openai", "openai", "github")
 _FORM_FIELDS = ("add_name", "add_endpoint", "add_key", "add_api", "add_model")
@@ -18,7 +19,7 @@ _ADD_DONE = "add_deployment_done"
 
 def check_deployment(deployment: Deployment) -> str | None:
     """Try a new deployment with /info, or a one-token chat where /info is not served; None when it answers."""
-    client = state.get_client(deployment)
+    client = state.get_client(deployment, guarded=True)
     try:
         client.info()
         return None
@@ -51,6 +52,8 @@ def _add_deployment() -> None:
             model=(values["add_model"] or "").strip() or None,
             key_source="session" if values["add_key"] else "none",
         )
+        # Credentials in the URL and (under public-only) the host's addresses, before anything is sent.
+        check_endpoint_url(deployment.endpoint, state.endpoint_guard())
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in first["loc"])
@@ -73,6 +76,14 @@ def _add_deployment() -> None:
 
 def _render_add_form() -> None:
     with st.expander("Add deployment", expanded=bool(st.session_state.get(_ADD_ERROR))):
+        if state.endpoint_guard().policy == "off":
+            problem = state.endpoint_policy_problem()
+            st.caption(
+                f"{problem} Adding endpoints in the page is switched off until it is fixed."
+                if problem
+                else "Adding endpoints in the page is switched off on this server (PLAYGROUND_USER_ENDPOINTS=off)."
+            )
+            return
         with st.form("add_deployment_form", clear_on_submit=False, border=False):
             st.text_input("Name", key="add_name", placeholder="my-model")
             st.text_input("Endpoint", key="add_endpoint", placeholder="https://<name>.<region>.models.ai.azure.com")
@@ -88,7 +99,7 @@ def _render_add_form() -> None:
 
 def _status_line(deployment: Deployment, status: state.DeploymentStatus) -> str:
     if not status.reachable:
-        return f":red[●] **{deployment.name}**: unreachable  \n:small[{status.detail}]"
+        return f":red[●] **{deployment.name}**: unreachable  \n:small[{plain(status.detail)}]"
     model = status.model_name or "model not reported"
     latency = f"{status.latency_s * 1000:.0f} ms" if status.latency_s is not None else ""
     return f":green[●] **{deployment.name}**: {model} · {latency}"

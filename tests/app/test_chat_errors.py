@@ -196,3 +196,24 @@ def test_a_prompt_over_the_context_window_says_to_shorten_the_conversation(local
     assert "The conversation is too long for smollm2-135m-instruct" in text
     assert "Edit or remove a long message" in text
     assert local_app.chat_message[0].markdown[0].value.startswith("word word")  # the prompt is kept for editing
+
+
+def test_text_from_a_foreign_error_body_is_bounded_and_escaped(
+    app_with_config: Callable[..., AppTest], fault_server: FaultServer
+) -> None:
+    hostile = (
+        "bad request ![pixel](http://127.0.0.1:9/pixel.png) [click](http://127.0.0.1:9/phish) "
+        "<img src=x onerror=alert(1)> :red[alarm] $x^2$ " + "x" * 2000
+    )
+    scenario = fault_server.scenario(Reply(status=400, json={"error": {"code": "Bad", "message": hostile}}))
+    at = app_with_config(toml_deployment("foreign", scenario.endpoint, max_retries=0))
+    _send(at, "Hi")
+    # The chat's error card and the sidebar's status line (the /info call failed the same way) both quote it.
+    cards = [m.value for m in at.markdown if "bad request" in m.value]
+    assert len(cards) == 2
+    for card in cards:
+        # Every link, image, HTML, directive and math opener is escaped, so st.markdown shows it as text.
+        assert "!\\[pixel\\](http" in card and "\\[click\\](http" in card
+        assert "\\<img" in card and ":red\\[alarm\\]" in card and "\\$x^2\\$" in card
+        assert "](http" not in card.replace("\\](http", "")
+        assert len(card) < 1200  # bounded: the 2,000 x's do not all reach the page
