@@ -1,4 +1,4 @@
-"""Every error body the endpoint sends, in the shapes docs/api/PROTOCOL.md gives for Azure (live forms where they differ)."""
+"""Every error body the endpoint sends, in the shapes of docs/api/PROTOCOL.md (the live forms where they differ)."""
 
 from __future__ import annotations
 
