@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -52,7 +53,9 @@ class ModelSlot(Generic[M]):
         self._loaded: asyncio.Event | None = None
         self._lock: asyncio.Lock | None = None
         self._waiting = 0
-        self._service_s = 1.0
+        # Seconds one request holds the model (moving average); None until the first turn has ended.
+        self._service_s: float | None = None
+        self._turn_started = 0.0
 
     @property
     def state(self) -> str:
@@ -97,8 +100,11 @@ class ModelSlot(Generic[M]):
         await self.model()
         assert self._lock is not None
         if self._lock.locked() and self._waiting >= self.max_queue:
-            # Seconds until this client would likely get a turn, at least one.
-            retry_after = max(1, round(self._service_s * (self._waiting + 1)))
+            # Seconds until the queue has drained, at least one. A request takes the measured average, or at least
+            # as long as the running one has taken so far (all there is to go by before any turn has ended).
+            running_s = time.perf_counter() - self._turn_started
+            per_request = max(self._service_s or 0.0, running_s)
+            retry_after = max(1, math.ceil(per_request * (self._waiting + 1)))
             raise QueueFull(self.deployment, retry_after)
         self._waiting += 1
         try:
@@ -111,7 +117,7 @@ class ModelSlot(Generic[M]):
     def _finish_turn(self) -> None:
         assert self._lock is not None
         elapsed = time.perf_counter() - self._turn_started
-        self._service_s = 0.8 * self._service_s + 0.2 * elapsed
+        self._service_s = elapsed if self._service_s is None else 0.8 * self._service_s + 0.2 * elapsed
         self._lock.release()
 
     def run(self, turn: Turn, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
