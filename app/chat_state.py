@@ -103,10 +103,11 @@ def drop_trailing_answer() -> None:
         current[-1].turn = current[-1].turn.model_copy(update={"failed": False, "failure": None})
 
 
-def mark_prompt_failed(conversation: list[ChatEntry], error: Exception) -> None:
+def mark_prompt_failed(conversation: list[ChatEntry], error: Exception | str) -> None:
     """Mark the prompt an answer failed for (the turns since the last answer) as failed: shown, never sent again.
 
-    Takes the conversation list itself: it runs in the streaming run's `finally`, where session state is out of reach.
+    `error` is the failure, or in words why no answer came (a Stop before the first token). Takes the conversation
+    list itself: it runs in the streaming run's `finally`, where session state is out of reach.
     """
     failure = " ".join(str(error).split()) or type(error).__name__
     for entry in reversed(conversation):

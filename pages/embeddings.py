@@ -12,6 +12,7 @@ from app.components.embedding_results import render_export, render_failures, ren
 from app.components.error_card import render_error
 from services import datasets
 from services.datasets import DatasetError, TextDataset
+from services.safe_markdown import code_span
 
 TAB_KEY = "emb_tab"
 
@@ -62,7 +63,8 @@ def _within_limit(dataset: TextDataset, main: PickedDeployment) -> TextDataset:
         return dataset
     first = ", ".join(f"#{i}" for i in long[:8]) + (" …" if len(long) > 8 else "")
     st.warning(
-        f"{len(long):,} text(s) are longer than about {limit:,} tokens, the input limit of `{main.model_name}` "
+        f"{len(long):,} text(s) are longer than about {limit:,} tokens, the input limit of "
+        f"{code_span(str(main.model_name))} "
         f"({first}). The model truncates them, so only their beginning counts; some services refuse them instead, "
         "and those are then reported as failed.",
         icon=":material/content_cut:",

@@ -187,7 +187,7 @@ class CallPlanner:
 
     def redirect_error(self, call: Call, status: int, headers: httpx.Headers) -> RedirectRefusedError:
         """A 3xx answer: named with where it pointed (bounded), never followed."""
-        location = headers.get("location", "")[:200]
+        location = self.mask(headers.get("location", ""))[:200]
         return RedirectRefusedError(
             f"answered {status} redirecting to {location or 'another address'}; redirects are not followed: "
             "use the final URL as the endpoint",

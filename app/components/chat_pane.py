@@ -200,9 +200,10 @@ def generate_answer(deployment: Deployment, system_prompt: str, values: ParamVal
                 result, error = pump.result(), pump.error
                 stopped = interrupted and error is None
                 answer = chat_state.entry_from_result(result, deployment.name, error, stopped=stopped)
-                if error is not None and answer.failed_empty:
-                    # No answer at all: the prompt stays on the page but leaves the history later turns send.
-                    chat_state.mark_prompt_failed(conversation, error)
+                if answer.failed_empty and (error is not None or stopped):
+                    # No answer at all: the prompt stays on the page but leaves the history later turns send, so
+                    # the next request never carries two user messages in a row.
+                    chat_state.mark_prompt_failed(conversation, error or "stopped before an answer arrived")
                 conversation.append(answer)
             finally:
                 lock.release()

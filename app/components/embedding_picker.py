@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import streamlit as st
 
 from app import state
+from app.components.error_card import plain
 from services.config import Deployment
 from services.errors import InferenceError
+from services.safe_markdown import code_span
 from services.schemas import ModelInfo
 
 MAIN_KEY = "emb_deployment"
@@ -54,14 +56,14 @@ def embedding_deployment_names(deployments: dict[str, Deployment]) -> list[str]:
 def _describe(picked: PickedDeployment) -> None:
     if picked.serves_embeddings is False:
         st.warning(
-            f"**{picked.deployment.name}** serves `{picked.model_type}`, not embeddings: its `/embeddings` route will"
-            " most likely refuse. Pick a deployment whose model type is `embeddings`.",
+            f"**{picked.deployment.name}** serves {code_span(str(picked.model_type))}, not embeddings: "
+            "its `/embeddings` route will most likely refuse. Pick a deployment whose model type is `embeddings`.",
             icon=":material/warning:",
         )
     elif picked.serves_embeddings is None:
-        st.caption(f"{picked.deployment.name}: model type unknown ({picked.info}); embeddings will be tried.")
+        st.caption(f"{picked.deployment.name}: model type unknown ({plain(picked.info)}); embeddings will be tried.")
     else:
-        st.caption(f"Model `{picked.model_name}` · type `{picked.model_type}`")
+        st.caption(f"Model {code_span(str(picked.model_name))} · type {code_span(str(picked.model_type))}")
 
 
 def pick_deployments() -> tuple[PickedDeployment | None, PickedDeployment | None]:

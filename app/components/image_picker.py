@@ -5,7 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from app import state
+from app.components.error_card import plain
 from services.config import Deployment
+from services.safe_markdown import code_span
 from services.schemas import ModelInfo
 
 PICKER_KEY = "images_deployment"
@@ -40,7 +42,7 @@ def pick_image_deployment() -> Deployment | None:
         info = state.get_info(deployment)
         if isinstance(info, ModelInfo) and not serves_image_embeddings(info):
             st.warning(
-                f"**{name}** says it is a `{info.model_type}` model ({info.model_name}), not image embeddings: "
-                "embedding will most likely be refused."
+                f"**{name}** says it is a {code_span(info.model_type)} model ({plain(info.model_name)}), "
+                "not image embeddings: embedding will most likely be refused."
             )
     return deployment

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app import state
+from app.components.error_card import plain
 from services.probe import DeploymentStatus, check_all
 
 STATUS_KEY = "models_status"
@@ -65,4 +66,4 @@ def render_statuses(statuses: dict[str, DeploymentStatus]) -> None:
         if status.error:
             level = st.warning if status.reachable else st.error
             # The error text already names the deployment.
-            level(status.error)
+            level(plain(status.error))

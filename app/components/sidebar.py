@@ -100,7 +100,7 @@ def _render_add_form() -> None:
 def _status_line(deployment: Deployment, status: state.DeploymentStatus) -> str:
     if not status.reachable:
         return f":red[●] **{deployment.name}**: unreachable  \n:small[{plain(status.detail)}]"
-    model = status.model_name or "model not reported"
+    model = plain(status.model_name) if status.model_name else "model not reported"
     latency = f"{status.latency_s * 1000:.0f} ms" if status.latency_s is not None else ""
     return f":green[●] **{deployment.name}**: {model} · {latency}"
 

@@ -25,6 +25,14 @@ def all_text(at: AppTest) -> str:
     return "\n".join(parts)
 
 
+@pytest.fixture(autouse=True)
+def _developer_machine_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest has no listening address (which makes the endpoint policy public-only): these tests play a developer
+    on their own machine, where `make run` listens on loopback and added endpoints may be local servers. Tests of
+    the guard set PLAYGROUND_USER_ENDPOINTS themselves."""
+    monkeypatch.setenv("PLAYGROUND_USER_ENDPOINTS", "any")
+
+
 @pytest.fixture
 def app_with_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., AppTest]]:
     """Returns make(config_toml, query=None, **env) -> AppTest that has run once (opened with `query` in its URL)."""
@@ -32,9 +40,6 @@ def app_with_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         monkeypatch.delenv(name, raising=False)
     # Saved conversations and the embeddings cache go to the test's own directory, not the checkout.
     monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
-    # AppTest has no listening address (which would make the policy public-only): these tests play a developer on
-    # their own machine, where `make run` listens on loopback. Tests of the guard pass their own policy.
-    monkeypatch.setenv("PLAYGROUND_USER_ENDPOINTS", "any")
 
     def make(config_toml: str, query: Mapping[str, str] | None = None, **env: str) -> AppTest:
         config = tmp_path / f"deployments-{len(list(tmp_path.iterdir()))}.toml"
