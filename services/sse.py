@@ -84,4 +84,3 @@ def iter_events(chunks: Iterator[bytes]) -> Iterator[ServerSentEvent]:
     for chunk in chunks:
         yield from decoder.feed(chunk)
     yield from decoder.flush()
-
