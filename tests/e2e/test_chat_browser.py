@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.fixtures.app_server import screenshot, wait_for_app, wait_until_idle
+from services.refusal_store import STORE_FILE, RefusalStore
+from tests.fixtures.app_server import AppServer, screenshot, wait_for_app, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -91,6 +93,16 @@ def test_stop_closes_the_stream_and_keeps_the_partial_answer_marked_stopped(page
     screenshot(page, "chat-stopped")
 
 
+@pytest.fixture
+def refusals_forgotten_after(app_server: AppServer) -> Iterator[None]:
+    """Learned refusals outlive the session on purpose; the shared app server must not carry this test's to others."""
+    yield
+    store = RefusalStore(app_server.config_path.parent / "data" / STORE_FILE)
+    for refusal in store.all():
+        store.forget(refusal.deployment, refusal.endpoint, model=refusal.model or None)
+
+
+@pytest.mark.usefixtures("refusals_forgotten_after")
 def test_unsupported_parameter_retry_flow(page: Any, app_url: str) -> None:
     _open_chat(page, app_url)
     _open_parameters(page)
