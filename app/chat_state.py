@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from app import run_slots
 from services.schemas import ChatResult, Metrics, Usage
 from services.transcript import ChatTurn, TurnMetrics
 
@@ -67,7 +68,9 @@ def generation_lock() -> threading.Lock:
 def wait_for_generation(timeout_s: float = 5.0) -> None:
     """Wait (up to `timeout_s`) until a previous run has finished saving its answer."""
     lock = generation_lock()
-    if lock.acquire(timeout=timeout_s):
+    with run_slots.released():
+        acquired = lock.acquire(timeout=timeout_s)
+    if acquired:
         lock.release()
 
 

@@ -12,7 +12,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app import state  # noqa: E402
+from app import run_slots, state  # noqa: E402
 from app.components import transcript_io  # noqa: E402
 from app.components.sidebar import render_sidebar  # noqa: E402
 from pages import chat, compare, embeddings, images, models  # noqa: E402
@@ -49,4 +49,5 @@ def main() -> None:
     navigation.run()
 
 
-main()
+with run_slots.page_run():
+    main()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app import run_slots
 from services.client import InferenceClient
 from services.config import DEFAULT_CONFIG, ConfigError, Deployment, load_settings
 from services.errors import InferenceError, ModalityNotSupportedError
@@ -175,7 +176,7 @@ def _cached_status(deployments: list[Deployment]) -> list[tuple[ModelInfo | Infe
             (k, d) for k, d in zip(keys, deployments, strict=True) if now - _STATUS.get(k, (-1e9,))[0] > STATUS_TTL_S
         ]
     if missing:
-        with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
+        with run_slots.released(), ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
             fetched = list(pool.map(_fetch_info, [d for _, d in missing], [_guard_for(d, None) for _, d in missing]))
         with _STATUS_LOCK:
             for (k, _), (info, latency) in zip(missing, fetched, strict=True):

@@ -241,6 +241,10 @@ def endpoint_phase(base_url: str) -> bool:
 
 def app_phase(app_url: str, sessions: int = 20) -> bool:
     """`sessions` browser-less sessions at once while /_stcore/health is polled; True when all went well."""
+    # One session first: a fresh process imports the pages' modules on its first run (about 2 s of CPU, once per
+    # replica); what follows measures the app serving users, not that one-off start-up.
+    warm = asyncio.run(run_sessions(app_url, 1, PAGES, timeout_s=SESSION_TIMEOUT_S))
+    print(f"app: warmed by one session ({', '.join(f'{s:.2f}s' for s in warm[0].runs_s)})")
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     receiver, sender = context.Pipe(duplex=False)

@@ -13,6 +13,7 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from app import run_slots
 from app.components.compare_blind import render_vote
 from app.components.compare_handoff import switch_to_chat_if_requested
 from app.components.compare_metrics import render_metrics_table
@@ -202,7 +203,8 @@ def _poll(state: CompareState, placeholders: dict[str, DeltaGenerator], status: 
         status.caption(f"streaming… {time.monotonic() - started:.1f} s" if not done else "finishing…")
         if done:
             break
-        time.sleep(POLL_S)
+        with run_slots.released():
+            time.sleep(POLL_S)
     st.rerun()
 
 

@@ -8,7 +8,7 @@ import time
 
 import streamlit as st
 
-from app import chat_state, state
+from app import chat_state, run_slots, state
 from app.chat_params import JsonFieldError, ParamValues, build_params
 from app.chat_state import ChatEntry
 from app.components import param_panel
@@ -184,7 +184,11 @@ def generate_answer(deployment: Deployment, system_prompt: str, values: ParamVal
         pump = StreamPump(lambda: client.stream_chat(messages, **params))
         try:
             shown, last_draw = "", time.monotonic()
-            while not pump.wait(POLL_INTERVAL_S):
+            while True:
+                with run_slots.released():  # other sessions' pages run while this one waits for tokens
+                    finished = pump.wait(POLL_INTERVAL_S)
+                if finished:
+                    break
                 text, now = pump.text, time.monotonic()
                 # Each redraw is where Streamlit notices Stop, so one happens even while no token arrives.
                 if text != shown or now - last_draw >= KEEPALIVE_INTERVAL_S:

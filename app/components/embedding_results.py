@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import state
+from app import run_slots, state
 from app.components.embedding_inputs import query_params
 from app.components.embedding_job import EmbeddingRun, Side
 from app.components.embedding_plots import heatmap_figure, scatter_figure
@@ -74,7 +74,8 @@ def _search(run: EmbeddingRun, side: Side) -> tuple[list[int], list[float]]:
     wanted = (run.id, side.deployment.name, query)
     if stored is None or stored[0] != wanted:
         try:
-            vector = state.get_client(side.deployment).embed([query], **query_params(side.params)).vectors[0]
+            with run_slots.released():
+                vector = state.get_client(side.deployment).embed([query], **query_params(side.params)).vectors[0]
         except InferenceError as err:
             render_error(err, key="emb_search")
             return [], []

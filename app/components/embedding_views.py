@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import numpy as np
 import streamlit as st
 
+from app import run_slots
 from app.components.embedding_job import EmbeddingRun, Side
 from services import projection
 
@@ -22,7 +23,10 @@ def remember(run: EmbeddingRun, name: str, compute: Callable[[], T], *parts: Any
     """`compute()` once per run and `parts`; reruns (every widget change) reuse the value."""
     key = f"{CACHE_PREFIX}{run.id}_{name}_" + "_".join(map(str, parts))
     if key not in st.session_state:
-        st.session_state[key] = compute()
+        # Projections and clusterings can take seconds of numeric work: other sessions' pages run meanwhile.
+        with run_slots.released():
+            value = compute()
+        st.session_state[key] = value
     return st.session_state[key]
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from app import state
+from app import run_slots, state
 from app.components.image_inputs import ImageItem
 from app.components.probe_store import stored_report
 from services.config import Deployment
@@ -47,7 +47,8 @@ def embed_items(deployment: Deployment, items: list[ImageItem], *, with_text: bo
     parts: list[np.ndarray] = []
     model: str | None = None
     for start in range(0, len(inputs), BATCH_SIZE):
-        result = client.embed_images(inputs[start : start + BATCH_SIZE])
+        with run_slots.released():
+            result = client.embed_images(inputs[start : start + BATCH_SIZE])
         parts.append(np.asarray(result.vectors, dtype=np.float32))
         model = model or result.model
     return ImageEmbedding(

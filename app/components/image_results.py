@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app import state
+from app import run_slots, state
 from app.components.error_card import render_error
 from app.components.image_embed import ImageEmbedding, text_support
 from app.components.image_figures import projection_scatter, similarity_heatmap
@@ -91,7 +91,8 @@ def _text_search(result: ImageEmbedding, deployment: Deployment) -> None:
     if not submitted or not query.strip():
         return
     try:
-        vector = state.get_client(deployment).embed([query.strip()]).vectors
+        with run_slots.released():
+            vector = state.get_client(deployment).embed([query.strip()]).vectors
     except Exception as exc:  # shown as a card: most often the deployment has no text route
         render_error(exc, key="images_search")
         return

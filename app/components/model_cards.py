@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import state
+from app import run_slots, state
 from app.components.error_card import plain
 from services.probe import DeploymentStatus, check_all
 
@@ -17,7 +17,7 @@ def deployment_statuses(*, refresh: bool = False) -> dict[str, DeploymentStatus]
     deployments = state.all_deployments()
     stored: dict[str, DeploymentStatus] = st.session_state.get(STATUS_KEY, {})
     if refresh or set(stored) != set(deployments):
-        with st.spinner(f"Asking {len(deployments)} deployment(s) what they are…"):
+        with st.spinner(f"Asking {len(deployments)} deployment(s) what they are…"), run_slots.released():
             stored = check_all(deployments.values())
         st.session_state[STATUS_KEY] = stored
     return {name: stored[name] for name in deployments if name in stored}

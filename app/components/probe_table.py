@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import state
+from app import run_slots, state
 from app.components.probe_store import store_reports, stored_report, stored_reports
 from services.capabilities import merge_seen
 from services.probe import CAPABILITIES, CapabilityResult, Status, probe_all
@@ -24,7 +24,9 @@ def run_probe(names: list[str] | None = None) -> None:
     deployments = state.all_deployments()
     targets = [deployments[n] for n in (names or list(deployments)) if n in deployments]
     with st.spinner(f"Probing {len(targets)} deployment(s) with tiny requests…"):
-        store_reports(probe_all(targets))
+        with run_slots.released():
+            reports = probe_all(targets)
+        store_reports(reports)
 
 
 def capability_matrix(merged: dict[str, dict[str, CapabilityResult]]) -> pd.DataFrame:
