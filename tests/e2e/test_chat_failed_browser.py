@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from services.transcript import FAILED_MARK
-from tests.fixtures.app_server import screenshot, wait_for_app, wait_until_idle
+from tests.fixtures.app_server import cap_max_tokens, screenshot, wait_for_app, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -21,13 +21,7 @@ def _send(page: Any, text: str) -> None:
 def test_after_a_blocked_prompt_a_normal_prompt_gets_an_answer(page: Any, app_url: str) -> None:
     page.goto(f"{app_url}/chat")
     wait_for_app(page)
-    page.get_by_text("Parameters", exact=True).click()
-    page.locator(".st-key-p_max_tokens_on label").click()
-    wait_until_idle(page)
-    field = page.locator(".st-key-p_max_tokens input")
-    field.fill("8")
-    field.press("Enter")
-    wait_until_idle(page)
+    cap_max_tokens(page, 8)
 
     _send(page, "What is a forbiddenfruit?")
     page.locator(".st-key-errcard_1").wait_for()

@@ -13,6 +13,7 @@ import pytest
 from tests.fixtures.app_server import (
     ENDPOINT_KEY,
     AppServer,
+    cap_max_tokens,
     run_app_server,
     screenshot,
     toml_deployment,
@@ -52,9 +53,7 @@ def test_key_never_reaches_the_page_exports_or_code(
 ) -> None:
     page.goto(f"{keyed_app.url}/chat")
     wait_for_app(page)
-    page.get_by_text("Parameters", exact=True).click()
-    page.locator(".st-key-p_max_tokens_on label").click()
-    wait_until_idle(page)
+    cap_max_tokens(page)
     box = page.get_by_test_id("stChatInputTextArea")
     box.fill("Name a colour.")
     box.press("Enter")

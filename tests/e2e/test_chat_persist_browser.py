@@ -14,6 +14,7 @@ from services.conversation_store import STORE_FILE, ConversationStore
 from services.transcript import from_json
 from tests.fixtures.app_server import (
     AppServer,
+    cap_max_tokens,
     local_deployments_toml,
     run_app_server,
     screenshot,
@@ -69,13 +70,7 @@ def _send_one_turn(page: Any, url: str) -> tuple[str, str]:
     """Send QUESTION with a short answer; return (conversation id, answer text)."""
     page.goto(f"{url}/chat")
     wait_for_app(page)
-    page.get_by_text("Parameters", exact=True).click()
-    page.locator(".st-key-p_max_tokens_on label").click()
-    wait_until_idle(page)
-    field = page.locator(".st-key-p_max_tokens input")
-    field.fill("8")
-    field.press("Enter")
-    wait_until_idle(page)
+    cap_max_tokens(page, 8)
     box = page.get_by_test_id("stChatInputTextArea")
     box.fill(QUESTION)
     box.press("Enter")

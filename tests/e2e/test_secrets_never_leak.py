@@ -19,7 +19,14 @@ import pytest
 from PIL import Image
 
 from services.config import LOCAL_API_VERSION
-from tests.fixtures.app_server import AppServer, run_app_server, screenshot, wait_for_app, wait_until_idle
+from tests.fixtures.app_server import (
+    AppServer,
+    cap_max_tokens,
+    run_app_server,
+    screenshot,
+    wait_for_app,
+    wait_until_idle,
+)
 from tests.fixtures.fault_server import ECHO_HEADERS, FaultServer, Reply, Scenario
 
 pytestmark = pytest.mark.e2e
@@ -128,9 +135,7 @@ def test_no_secret_reaches_pages_logs_exports_stores_or_code(
     # Chat with the embedded model (key and header sent), then with the echoing deployment.
     page.goto(f"{server.url}/chat")
     wait_for_app(page)
-    page.get_by_text("Parameters", exact=True).click()
-    page.locator(".st-key-p_max_tokens_on label").click()
-    wait_until_idle(page)
+    cap_max_tokens(page)
     _send_chat(page, "Name a colour.")
     page.locator(".st-key-chat_regenerate").wait_for(timeout=90_000)
     found.page(page, "chat answered")

@@ -112,8 +112,9 @@ def test_a_read_only_link_shows_the_conversation_without_a_message_box(
         assert len(messages) == 2 and "Show me a picture." in messages[0]
         assert f"{pixel.endpoint}/pixel.png?q=secret" in messages[1]
         assert reader.get_by_test_id("stChatInputTextArea").count() == 0
-        # (A button with a help tooltip is drawn twice in the DOM, hence `first`.)
-        assert reader.get_by_role("button", name="Continue as my own copy").first.is_visible()
+        # The button comes after the messages in the same run: wait for it (a button with a help tooltip is drawn
+        # twice in the DOM, once hidden, hence the visible filter).
+        reader.get_by_role("button", name="Continue as my own copy").filter(visible=True).first.wait_for()
         assert "c=" not in reader.url and conversation_id not in reader.content()
         screenshot(reader, "chat-read-only-link")
     finally:
