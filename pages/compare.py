@@ -109,6 +109,22 @@ def _start_turn(
     state.active = ActiveTurn(len(state.turns) - 1, run, {job.pane_id: asked[job.pane_id] for job in jobs})
 
 
+def _retry_pane(
+    state: CompareState, pane_uid: str, asked: dict[str, tuple[str, dict[str, Any]]], deps: dict[str, Deployment]
+) -> None:
+    """Send the last turn's prompt again to one pane whose reply failed; the other panes' replies stay."""
+    pane = state.pane(pane_uid)
+    deployment = deps.get(pane.deployment) if pane is not None else None
+    if not state.turns or deployment is None or pane_uid not in asked:
+        return
+    turn = state.turns[-1]
+    system, params = asked[pane_uid]
+    messages = pane_messages(state.turns[:-1], pane_uid, system, turn.prompt)
+    turn.replies.pop(pane_uid, None)
+    run = CompareRun([PaneJob(pane_uid, deployment, get_client(deployment), messages, params)]).start()
+    state.active = ActiveTurn(len(state.turns) - 1, run, {pane_uid: asked[pane_uid]})
+
+
 def _render_toolbar(state: CompareState, deployments: dict[str, Deployment]) -> None:
     bar = st.container(horizontal=True, key="compare_toolbar", vertical_alignment="center")
     if state.running:
@@ -260,6 +276,10 @@ def render() -> None:
         key="compare.input",
         disabled=state.running or bool(problems),
     )
+    retry, state.retry_pane = state.retry_pane, None
+    if retry is not None and not state.running and not problems:
+        _retry_pane(state, retry, asked, deployments)
+        st.rerun()
     if prompt and not state.running and not problems:
         _start_turn(state, prompt, asked, deployments)
         st.rerun()

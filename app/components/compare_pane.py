@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -62,11 +65,17 @@ def masked_error(err: Exception, deployment: str, label: str | None) -> Exceptio
 
 
 def render_reply(
-    reply: PaneReply, deployments: dict[str, Deployment], *, key: str, blind_label: str | None = None
+    reply: PaneReply,
+    deployments: dict[str, Deployment],
+    *,
+    key: str,
+    blind_label: str | None = None,
+    on_retry: Callable[[], None] | None = None,
 ) -> None:
     """A finished answer: text (as JSON code in JSON mode), tool calls, stop note, error card and metrics.
 
-    With `blind_label`, the deployment's name is shown nowhere (errors name the label instead)."""
+    With `blind_label`, the deployment's name is shown nowhere (errors name the label instead). `on_retry` offers
+    Retry on the error card (the pane's last turn, when it failed)."""
     json_mode = str((reply.params.get("response_format") or {}).get("type", "")).startswith("json")
     with st.chat_message("assistant"):
         if reply.text:
@@ -89,6 +98,7 @@ def render_reply(
                 on_retry_without=None
                 if getattr(reply.error, "invalid_value", False)
                 else lambda param: mark_unsupported(reply.deployment, param, "rejected with 422"),
+                on_retry=on_retry,
             )
         if reply.metrics is not None and reply.metrics.finish_reason == "content_filter":
             render_filtered_answer(None, key=key)
@@ -176,7 +186,15 @@ def render_pane(
                     placeholder.caption("waiting for the first token…")
             elif pane.uid in turn.replies:
                 reply = turn.replies[pane.uid]
-                render_reply(reply, deployments, key=f"{pane.uid}_{index}", blind_label=label if blind else None)
+                last_failed = reply.failed and index == len(state.turns) - 1 and not state.running
+                render_reply(
+                    reply,
+                    deployments,
+                    key=f"{pane.uid}_{index}",
+                    blind_label=label if blind else None,
+                    # Sends this turn's prompt again to this pane alone, with its current settings.
+                    on_retry=functools.partial(state.request_retry, pane.uid) if last_failed else None,
+                )
             elif index != active_index:
                 st.caption("this pane was not part of this turn")
         _continue_button(state, pane.uid)

@@ -51,6 +51,7 @@ class CompareState:
     archived_tally: Counter[str] = field(default_factory=Counter)
     url_read: bool = False
     notice: str | None = None
+    retry_pane: str | None = None  # a pane whose failed last turn the user asked to send again
 
     def add_pane(self, deployment: str) -> PaneConfig | None:
         """Add a pane bound to `deployment`; None when four panes exist already."""
@@ -105,6 +106,10 @@ class CompareState:
     def tally(self) -> Counter[str]:
         """Votes of this session: earlier comparisons plus the current one."""
         return self.archived_tally + vote_tally(self.turns)
+
+    def request_retry(self, pane_uid: str) -> None:
+        """Ask for the last turn to be sent again to one pane (its reply failed); the page starts it."""
+        self.retry_pane = pane_uid
 
     def clear_conversation(self) -> None:
         """Start a new conversation with the same panes; the session's vote tally is kept."""

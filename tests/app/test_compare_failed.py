@@ -50,3 +50,36 @@ def test_a_pane_that_failed_a_turn_does_not_send_that_prompt_again(
     assert users(blocking.requests[1].json()["messages"]) == ["next question"]
     assert users(open_.requests[1].json()["messages"]) == [BLOCKED, "next question"]
     assert "fine" in [m.value for m in at.markdown]
+
+
+def test_retry_sends_the_failed_turn_again_to_that_pane_alone(
+    fault_server: FaultServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first chat fails with 503 (no retries configured); the second answers.
+    flaky = fault_server.scenario(Reply(status=503, json={"error": {"code": "busy", "message": "try later"}}))
+    open_ = fault_server.scenario(Reply(sse=chat_chunks(["answered"])))
+    config = tmp_path / "deployments.toml"
+    config.write_text(toml_deployment("flaky", flaky.endpoint, max_retries=0) + toml_deployment("open", open_.endpoint))
+    for name in ("PLAYGROUND_LOCAL_ENDPOINT", "AZUREAI_ENDPOINT_URL", "AZUREAI_ENDPOINT_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PLAYGROUND_CONFIG", str(config))
+    at = AppTest.from_function(_script, default_timeout=30)
+    at.query_params["panes"] = "flaky,open"
+    at.run()
+    at.chat_input(key="compare.input").set_value("Hello there").run()
+    assert not at.exception, at.exception
+    assert [c.value for c in at.caption].count(f":orange[{FAILED_MARK}]") == 1
+    chats_before = [r for r in flaky.requests if r.path.endswith("/chat/completions")]
+    open_before = len([r for r in open_.requests if r.path.endswith("/chat/completions")])
+
+    flaky.replies[:] = [Reply(sse=chat_chunks(["recovered"]))]
+    at.button(key="retry_p1_0").click().run()
+    assert not at.exception, at.exception
+    chats = [r for r in flaky.requests if r.path.endswith("/chat/completions")]
+    assert len(chats) == len(chats_before) + 1
+    assert [m["content"] for m in chats[-1].json()["messages"] if m["role"] == "user"] == ["Hello there"]
+    # The other pane's answer stays; nothing more was sent to it.
+    assert len([r for r in open_.requests if r.path.endswith("/chat/completions")]) == open_before
+    texts = [m.value for m in at.markdown]
+    assert "recovered" in texts and "answered" in texts
+    assert f":orange[{FAILED_MARK}]" not in [c.value for c in at.caption]
