@@ -35,7 +35,7 @@ def test_no_tracked_file_refers_to_a_path_outside_the_repository() -> None:
 
 
 def test_contract_tests_pass_in_a_copy_with_nothing_beside_it(tmp_path: Path) -> None:
-    # The copy sits two folders down in an empty temporary tree, so `../shared` (or any sibling) does not exist.
+    # The copy sits two folders down in an empty temporary tree, so no sibling folder (a `shared` one) exists.
     clone = tmp_path / "alone" / "repo"
     for name in _tracked_files():
         source = ROOT / name

@@ -22,21 +22,25 @@ def _script() -> None:
     render()
 
 
+def _compare_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, panes: dict[str, str]) -> AppTest:
+    """The compare page with one pane per `name: endpoint` (no retries, so a failure shows at once)."""
+    config = tmp_path / "deployments.toml"
+    config.write_text("".join(toml_deployment(name, endpoint, max_retries=0) for name, endpoint in panes.items()))
+    for name in ("PLAYGROUND_LOCAL_ENDPOINT", "AZUREAI_ENDPOINT_URL", "AZUREAI_ENDPOINT_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PLAYGROUND_CONFIG", str(config))
+    at = AppTest.from_function(_script, default_timeout=30)
+    at.query_params["panes"] = ",".join(panes)
+    at.run()
+    return at
+
+
 def test_a_pane_that_failed_a_turn_does_not_send_that_prompt_again(
     fault_server: FaultServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     blocking = fault_server.scenario(Reply(status=400, json=FILTER_BODY), Reply(sse=chat_chunks(["fine"])))
     open_ = fault_server.scenario(Reply(sse=chat_chunks(["answered"])))
-    config = tmp_path / "deployments.toml"
-    config.write_text(
-        toml_deployment("blocking", blocking.endpoint, max_retries=0) + toml_deployment("open", open_.endpoint)
-    )
-    for name in ("PLAYGROUND_LOCAL_ENDPOINT", "AZUREAI_ENDPOINT_URL", "AZUREAI_ENDPOINT_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PLAYGROUND_CONFIG", str(config))
-    at = AppTest.from_function(_script, default_timeout=30)
-    at.query_params["panes"] = "blocking,open"
-    at.run()
+    at = _compare_app(tmp_path, monkeypatch, {"blocking": blocking.endpoint, "open": open_.endpoint})
     at.chat_input(key="compare.input").set_value(BLOCKED).run()
     assert not at.exception, at.exception
     assert [c.value for c in at.caption].count(f":orange[{FAILED_MARK}]") == 1  # only the pane that failed
@@ -58,14 +62,7 @@ def test_retry_sends_the_failed_turn_again_to_that_pane_alone(
     # The first chat fails with 503 (no retries configured); the second answers.
     flaky = fault_server.scenario(Reply(status=503, json={"error": {"code": "busy", "message": "try later"}}))
     open_ = fault_server.scenario(Reply(sse=chat_chunks(["answered"])))
-    config = tmp_path / "deployments.toml"
-    config.write_text(toml_deployment("flaky", flaky.endpoint, max_retries=0) + toml_deployment("open", open_.endpoint))
-    for name in ("PLAYGROUND_LOCAL_ENDPOINT", "AZUREAI_ENDPOINT_URL", "AZUREAI_ENDPOINT_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PLAYGROUND_CONFIG", str(config))
-    at = AppTest.from_function(_script, default_timeout=30)
-    at.query_params["panes"] = "flaky,open"
-    at.run()
+    at = _compare_app(tmp_path, monkeypatch, {"flaky": flaky.endpoint, "open": open_.endpoint})
     at.chat_input(key="compare.input").set_value("Hello there").run()
     assert not at.exception, at.exception
     assert [c.value for c in at.caption].count(f":orange[{FAILED_MARK}]") == 1
