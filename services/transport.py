@@ -195,30 +195,29 @@ class PlaygroundTransport(httpx.HTTPTransport):
 
     def __init__(self, *, endpoint: str, guard: AddressGuard | None, limits: httpx.Limits) -> None:
         proxy = None if guard is not None else _environment_proxy(endpoint)
-        super().__init__(limits=limits, proxy=proxy)
         if proxy is not None and httpx.URL(proxy).scheme not in ("http", "https"):
-            return  # a SOCKS proxy: httpx's own pool (Stop then waits for the endpoint's next byte)
-        backend = _GuardedBackend(guard)
-        ssl_context = httpx.create_ssl_context()
+            # A SOCKS proxy: httpx's own pool (Stop then waits for the endpoint's next byte).
+            super().__init__(limits=limits, proxy=proxy)
+            return
+        # httpx's __init__ would only build the pool that is replaced here (and a second SSL context): skipped.
         common: dict[str, Any] = {
-            "ssl_context": ssl_context,
+            "ssl_context": httpx.create_ssl_context(),
             "max_connections": limits.max_connections,
             "max_keepalive_connections": limits.max_keepalive_connections,
             "keepalive_expiry": limits.keepalive_expiry,
-            "network_backend": backend,
+            "network_backend": _GuardedBackend(guard),
         }
-        self._pool.close()
         if proxy is None:
             self._pool = httpcore.ConnectionPool(**common)
-        else:
-            proxy_url = httpx.URL(proxy)
-            self._pool = httpcore.HTTPProxy(
-                proxy_url=httpcore.URL(
-                    scheme=proxy_url.raw_scheme, host=proxy_url.raw_host, port=proxy_url.port, target=proxy_url.raw_path
-                ),
-                proxy_headers=httpx.Headers(httpx.Proxy(proxy_url).headers).raw,
-                **common,
-            )
+            return
+        proxy_url = httpx.URL(proxy)
+        self._pool = httpcore.HTTPProxy(
+            proxy_url=httpcore.URL(
+                scheme=proxy_url.raw_scheme, host=proxy_url.raw_host, port=proxy_url.port, target=proxy_url.raw_path
+            ),
+            proxy_headers=httpx.Headers(httpx.Proxy(proxy_url).headers).raw,
+            **common,
+        )
 
 
 def refusal_of(exc: BaseException) -> EndpointPolicyError | None:

@@ -104,3 +104,27 @@ def test_cancel_closes_a_request_waiting_for_its_first_byte(counting_server: Cou
     assert counting_server.closed_by_peer, "the server should see the connection closed"
     assert counting_server.closed_by_peer[0] - cancelled_at < 1.0
     assert counting_server.connections == 1  # a cancelled call is not retried
+
+
+INFO_REPLY = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 92\r\nConnection: close\r\n\r\n"
+    b'{"model_name": "via-proxy", "model_type": "chat-completion", "model_provider_name": "Proxy"}'
+)
+
+
+def test_a_configured_deployment_goes_through_the_environments_proxy_and_a_guarded_one_never_does(
+    counting_server: CountingServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting_server.reply = INFO_REPLY  # the "proxy" answers the forwarded request itself
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{counting_server.port}")
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{counting_server.port}")
+    # The name is never resolved here: the proxy is asked for it.
+    assert _client("http://model.example.com/serverless", None).info().model_name == "via-proxy"
+    assert counting_server.connections == 1
+    guard = AddressGuard("public-only", resolver=lambda host, port: ["127.0.0.1"])
+    with pytest.raises(EndpointBlockedError):
+        _client("http://model.example.com/serverless", guard).info()
+    time.sleep(0.2)
+    assert counting_server.connections == 1  # the guarded client judged the host itself and sent nothing
