@@ -13,7 +13,7 @@ from tests.fixtures.app_server import local_deployments_toml, toml_deployment
 APP = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 RUN_TIMEOUT_S = 90
 
-__all__ = ["RUN_TIMEOUT_S", "all_text", "toml_deployment"]
+__all__ = ["RUN_TIMEOUT_S", "all_text", "cap_tokens", "send", "toml_deployment"]
 
 
 def all_text(at: AppTest) -> str:
@@ -23,6 +23,18 @@ def all_text(at: AppTest) -> str:
         parts += [str(element.value) for element in getattr(at, kind)]
     parts += [str(w.value) for w in at.text_input] + [str(w.value) for w in at.text_area]
     return "\n".join(parts)
+
+
+def send(at: AppTest, text: str) -> None:
+    """Type `text` into the chat box and run; the run must not raise."""
+    at.chat_input[0].set_value(text).run()
+    assert not at.exception, at.exception
+
+
+def cap_tokens(at: AppTest, value: int = 4) -> None:
+    """Switch max_tokens on at `value` (short answers keep the embedded model quick)."""
+    at.checkbox(key="p_max_tokens_on").check().run()
+    at.number_input(key="p_max_tokens").set_value(value).run()
 
 
 @pytest.fixture(autouse=True)

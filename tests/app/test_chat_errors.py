@@ -9,27 +9,17 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from services.refusal_store import RefusalStore
-from tests.app.conftest import all_text
+from tests.app.conftest import all_text, cap_tokens, send
 from tests.fixtures.app_server import toml_deployment
 from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks, closed_port
 
 WRONG_KEY = "wrong-key-5f1e2d3c4b5a"
 
 
-def _send(at: AppTest, text: str) -> None:
-    at.chat_input[0].set_value(text).run()
-    assert not at.exception, at.exception
-
-
-def _cap_tokens(at: AppTest, value: int = 4) -> None:
-    at.checkbox(key="p_max_tokens_on").check().run()
-    at.number_input(key="p_max_tokens").set_value(value).run()
-
-
 def test_unsupported_parameter_offers_retry_without_it_and_the_control_shows_it(local_app: AppTest) -> None:
-    _cap_tokens(local_app)
+    cap_tokens(local_app)
     local_app.checkbox(key="p_tools_on").check().run()
-    _send(local_app, "What is the weather in Paris?")
+    send(local_app, "What is the weather in Paris?")
     text = all_text(local_app)
     assert "smollm2-135m-instruct does not support `tools`" in text
     assert "get_weather" in text  # the card names the value that was sent
@@ -47,10 +37,10 @@ def test_unsupported_parameter_offers_retry_without_it_and_the_control_shows_it(
 
 
 def test_a_refused_value_switches_the_control_off_without_marking_it_unsupported(local_app: AppTest) -> None:
-    _cap_tokens(local_app)
+    cap_tokens(local_app)
     local_app.checkbox(key="p_temperature_on").check().run()
     local_app.slider(key="p_temperature").set_value(1.5).run()
-    _send(local_app, "Say hello.")
+    send(local_app, "Say hello.")
     text = all_text(local_app)
     # The embedded endpoint keeps the contract's 0-1 range: 1.5 is a bad value, not a missing feature.
     assert "does not accept this value of `temperature`" in text and "1.5" in text
@@ -63,7 +53,7 @@ def test_a_refused_value_switches_the_control_off_without_marking_it_unsupported
 
 
 def test_blocked_prompt_shows_each_content_filter_category(local_app: AppTest) -> None:
-    _send(local_app, "Tell me about the forbiddenfruit please")
+    send(local_app, "Tell me about the forbiddenfruit please")
     text = all_text(local_app)
     assert "The prompt was blocked by the content filter" in text
     assert "| category | result | severity |" in text
@@ -77,11 +67,11 @@ def test_invalid_json_in_an_editor_is_caught_before_sending_with_its_position(lo
     local_app.checkbox(key="p_model_extras_on").check().run()
     local_app.text_area(key="p_model_extras").input('{\n  "top_k": 5,\n}').run()
     assert "model_extras: Expecting property name enclosed in double quotes at line 3, column 1." in all_text(local_app)
-    _send(local_app, "Keep this text")
+    send(local_app, "Keep this text")
     assert local_app.chat_message[0].markdown[0].value == "Keep this text"
     assert "Invalid JSON in an editor: nothing was sent" in all_text(local_app)
     local_app.text_area(key="p_model_extras").input('{"top_k": 5}').run()
-    _cap_tokens(local_app)
+    cap_tokens(local_app)
     local_app.button(key="retry_1").click().run()
     assert not local_app.exception
     assert len(local_app.chat_message) == 2 and "Invalid JSON" not in all_text(local_app)
@@ -92,14 +82,14 @@ def test_route_the_deployment_does_not_serve_says_it_offers_no_chat(
 ) -> None:
     embeddings_first = toml_deployment("all-minilm-l6-v2", f"{local_endpoint_url}/all-minilm-l6-v2")
     at = app_with_config(embeddings_first)
-    _send(at, "hello")
+    send(at, "hello")
     assert "all-minilm-l6-v2 offers no chat" in all_text(at)
 
 
 def test_unreachable_endpoint_names_its_host_and_the_reason(app_with_config: Callable[..., AppTest]) -> None:
     port = closed_port()
     at = app_with_config(toml_deployment("gone", f"http://127.0.0.1:{port}", max_retries=0))
-    _send(at, "anyone there?")
+    send(at, "anyone there?")
     text = all_text(at)
     assert "Cannot reach gone" in text and f"127.0.0.1:{port}" in text
     assert "gone**: unreachable" in text  # the sidebar status says so too
@@ -110,7 +100,7 @@ def test_rate_limit_says_when_to_retry(app_with_config: Callable[..., AppTest], 
     body = {"error": {"code": "429", "message": "Too many requests"}}
     scenario = fault_server.scenario(Reply(status=429, json=body, headers={"Retry-After": "42"}))
     at = app_with_config(toml_deployment("busy", scenario.endpoint, max_retries=0))
-    _send(at, "hi")
+    send(at, "hi")
     assert "Retry in 42 s." in all_text(at)
 
 
@@ -121,7 +111,7 @@ def test_filtered_answer_shows_a_content_filter_card_and_keeps_the_text(
     chunks[-2]["choices"][0]["content_filter_results"] = {"violence": {"filtered": True, "severity": "medium"}}
     scenario = fault_server.scenario(Reply(sse=chunks))
     at = app_with_config(toml_deployment("filtered", scenario.endpoint))
-    _send(at, "tell a story")
+    send(at, "tell a story")
     text = all_text(at)
     assert "The answer was cut off by the content filter" in text
     assert "Once upon" in at.chat_message[1].markdown[0].value
@@ -132,7 +122,7 @@ def test_wrong_key_names_the_deployment_and_where_the_key_came_from(
 ) -> None:
     name = "smollm2-135m-instruct"
     at = app_with_config(toml_deployment(name, f"{keyed_local_endpoint_url}/{name}", key=WRONG_KEY, max_retries=0))
-    _send(at, "hi")
+    send(at, "hi")
     text = all_text(at)
     assert f"{name} did not accept its key" in text
     assert "came from the configuration file" in text
@@ -140,7 +130,7 @@ def test_wrong_key_names_the_deployment_and_where_the_key_came_from(
 
 
 def test_image_for_a_text_only_model_offers_retry_without_images(local_app: AppTest) -> None:
-    _cap_tokens(local_app)
+    cap_tokens(local_app)
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8), (0, 0, 255)).save(buffer, format="PNG")
     local_app.chat_input[0].upload("blue.png", buffer.getvalue(), "image/png").set_value("What colour?").run()
@@ -163,7 +153,7 @@ def test_a_401_without_any_key_says_none_is_configured_and_where_to_set_one(
 ) -> None:
     name = "smollm2-135m-instruct"
     at = app_with_config(toml_deployment(name, f"{keyed_local_endpoint_url}/{name}", max_retries=0))
-    _send(at, "hi")
+    send(at, "hi")
     text = all_text(at)
     assert f"{name} did not accept its key" in text
     assert "no key is configured" in text and "configuration file" in text and "environment" in text
@@ -180,18 +170,18 @@ def test_a_401_names_the_secrets_file_as_where_the_key_came_from() -> None:
 
 
 def test_a_json_answer_cut_by_max_tokens_is_flagged_as_incomplete(local_app: AppTest) -> None:
-    _cap_tokens(local_app, 3)
+    cap_tokens(local_app, 3)
     local_app.checkbox(key="p_response_format_on").check().run()
     local_app.radio(key="p_response_format").set_value("json_object").run()
-    _send(local_app, "Give me a JSON object describing a cat with five fields.")
+    send(local_app, "Give me a JSON object describing a cat with five fields.")
     answer = local_app.chat_message[1]
     assert answer.markdown[0].value.lstrip().startswith("{")
     assert "this JSON is incomplete" in all_text(local_app)
 
 
 def test_a_prompt_over_the_context_window_says_to_shorten_the_conversation(local_app: AppTest) -> None:
-    _cap_tokens(local_app, 2)
-    _send(local_app, "word " * 3000)
+    cap_tokens(local_app, 2)
+    send(local_app, "word " * 3000)
     text = all_text(local_app)
     assert "The conversation is too long for smollm2-135m-instruct" in text
     assert "Edit or remove a long message" in text
@@ -207,7 +197,7 @@ def test_text_from_a_foreign_error_body_is_bounded_and_escaped(
     )
     scenario = fault_server.scenario(Reply(status=400, json={"error": {"code": "Bad", "message": hostile}}))
     at = app_with_config(toml_deployment("foreign", scenario.endpoint, max_retries=0))
-    _send(at, "Hi")
+    send(at, "Hi")
     # The chat's error card and the sidebar's status line (the /info call failed the same way) both quote it.
     cards = [m.value for m in at.markdown if "bad request" in m.value]
     assert len(cards) == 2

@@ -10,20 +10,12 @@ from streamlit.testing.v1 import AppTest
 
 from services.conversation_store import ConversationStore
 from services.transcript import FAILED_MARK, from_json, to_markdown
-from tests.app.conftest import all_text
+from tests.app.conftest import all_text, cap_tokens, send
 from tests.fixtures.app_server import toml_deployment
-from tests.fixtures.fault_server import FaultServer, Reply, Scenario, chat_chunks, closed_port
+from tests.fixtures.fault_server import CONTENT_FILTER_BODY, FaultServer, Reply, Scenario, chat_chunks, closed_port
 
 BLOCKED = "Tell me about the forbiddenfruit please"
-FILTER_BODY = {
-    "error": {
-        "code": "content_filter",
-        "message": "The response was filtered",
-        "param": "prompt",
-        "status": 400,
-        "innererror": {"code": "ResponsibleAIPolicyViolation", "content_filter_result": {"hate": {"filtered": True}}},
-    }
-}
+FILTER_BODY = CONTENT_FILTER_BODY
 
 
 # The sidebar asks every deployment for /info once when the app starts: each scenario answers that first.
@@ -33,16 +25,6 @@ INFO = Reply(json={"model_name": "fault-model", "model_type": "chat-completion",
 def _chats(scenario: Scenario) -> list[list[dict[str, Any]]]:
     """The `messages` of every chat request the scenario received, in order (the /info GETs left out)."""
     return [r.json()["messages"] for r in scenario.requests if r.method == "POST"]
-
-
-def _send(at: AppTest, text: str) -> None:
-    at.chat_input[0].set_value(text).run()
-    assert not at.exception, at.exception
-
-
-def _cap_tokens(at: AppTest, value: int = 4) -> None:
-    at.checkbox(key="p_max_tokens_on").check().run()
-    at.number_input(key="p_max_tokens").set_value(value).run()
 
 
 def _user_contents(messages: list[dict[str, Any]]) -> list[str]:
@@ -55,11 +37,11 @@ def _no_user_twice_in_a_row(messages: list[dict[str, Any]]) -> bool:
 
 
 def test_after_a_blocked_prompt_the_next_message_is_answered(local_app: AppTest) -> None:
-    _cap_tokens(local_app)
-    _send(local_app, BLOCKED)
+    cap_tokens(local_app)
+    send(local_app, BLOCKED)
     assert "The prompt was blocked by the content filter" in all_text(local_app)
     assert FAILED_MARK in local_app.chat_message[0].caption[0].value
-    _send(local_app, "Say hello.")
+    send(local_app, "Say hello.")
     # The embedded endpoint blocks every request that carries the term: an answer proves it was left out.
     assert len(local_app.chat_message) == 4
     assert local_app.chat_message[3].markdown[0].value.strip()
@@ -75,13 +57,13 @@ def test_the_request_after_a_blocked_prompt_has_no_blocked_message_even_on_anoth
     at = app_with_config(
         toml_deployment("blocking", blocking.endpoint, max_retries=0) + toml_deployment("other", other.endpoint)
     )
-    _send(at, BLOCKED)
+    send(at, BLOCKED)
     assert "blocked by the content filter" in all_text(at)
-    _send(at, "first answerable")
+    send(at, "first answerable")
     sent = _chats(blocking)[1]
     assert _user_contents(sent) == ["first answerable"] and _no_user_twice_in_a_row(sent)
     at.sidebar.selectbox(key="deployment_selected").set_value("other").run()
-    _send(at, "second answerable")
+    send(at, "second answerable")
     sent = _chats(other)[0]
     assert _user_contents(sent) == ["first answerable", "second answerable"]
     assert _no_user_twice_in_a_row(sent) and all(BLOCKED not in str(m["content"]) for m in sent)
@@ -96,11 +78,11 @@ def test_after_an_unreachable_endpoint_the_next_request_has_no_two_user_messages
         toml_deployment("gone", f"http://127.0.0.1:{closed_port()}", max_retries=0)
         + toml_deployment("answering", answering.endpoint)
     )
-    _send(at, "anyone there?")
+    send(at, "anyone there?")
     assert "Cannot reach gone" in all_text(at)
     assert FAILED_MARK in at.chat_message[0].caption[0].value
     at.sidebar.selectbox(key="deployment_selected").set_value("answering").run()
-    _send(at, "hello?")
+    send(at, "hello?")
     sent = _chats(answering)[0]
     assert _user_contents(sent) == ["hello?"] and _no_user_twice_in_a_row(sent)
     assert at.chat_message[-1].markdown[0].value == "I am here"
@@ -111,7 +93,7 @@ def test_retry_sends_the_failed_prompt_again_and_clears_its_mark(
 ) -> None:
     flaky = fault_server.scenario(INFO, Reply(status=400, json=FILTER_BODY), Reply(sse=chat_chunks(["fine now"])))
     at = app_with_config(toml_deployment("flaky", flaky.endpoint, max_retries=0))
-    _send(at, "try me")
+    send(at, "try me")
     at.button(key="retry_1").click().run()
     assert not at.exception, at.exception
     assert _user_contents(_chats(flaky)[1]) == ["try me"]
@@ -124,7 +106,7 @@ def test_edit_and_resend_fixes_a_failed_prompt(
 ) -> None:
     picky = fault_server.scenario(INFO, Reply(status=400, json=FILTER_BODY), Reply(sse=chat_chunks(["ok"])))
     at = app_with_config(toml_deployment("picky", picky.endpoint, max_retries=0))
-    _send(at, BLOCKED)
+    send(at, BLOCKED)
     at.button(key="chat_edit_0").click().run()
     at.text_area(key="chat_edit_text_0").input("Tell me about apples please").run()
     at.button(key="chat_resend_0").click().run()
@@ -140,7 +122,7 @@ def test_a_saved_failed_prompt_keeps_its_mark_in_the_export_and_after_a_reload_o
     scenario = fault_server.scenario(INFO, Reply(status=400, json=FILTER_BODY), Reply(sse=chat_chunks(["answered"])))
     config = toml_deployment("filtered", scenario.endpoint, max_retries=0)
     at = app_with_config(config)
-    _send(at, BLOCKED)
+    send(at, BLOCKED)
     conversation_id = at.session_state["chat_conversation_id"]
     saved = from_json(ConversationStore().load(conversation_id) or "")
     [user] = saved.messages  # the answer that never came is not exported
@@ -161,13 +143,13 @@ def test_clear_starts_a_new_conversation_id_and_the_old_id_still_opens_the_old_c
     scenario = fault_server.scenario(INFO, Reply(sse=chat_chunks(["one"])), Reply(sse=chat_chunks(["two"])))
     config = toml_deployment("plain", scenario.endpoint)
     at = app_with_config(config)
-    _send(at, "first conversation")
+    send(at, "first conversation")
     old_id = at.session_state["chat_conversation_id"]
     assert at.query_params["c"] in (old_id, [old_id])
     at.button(key="chat_clear").click().run()
     assert len(at.chat_message) == 0
     assert "c" not in at.query_params
-    _send(at, "second conversation")
+    send(at, "second conversation")
     new_id = at.session_state["chat_conversation_id"]
     assert new_id != old_id and at.query_params["c"] in (new_id, [new_id])
     old = from_json(ConversationStore().load(old_id) or "")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import all_text
+from tests.app.conftest import all_text, send
 from tests.fixtures.app_server import toml_deployment
 from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks
 
@@ -18,14 +18,9 @@ def _set_max_tokens(at: AppTest, value: int) -> None:
     at.number_input(key="p_max_tokens").set_value(value).run()
 
 
-def _send(at: AppTest, text: str) -> None:
-    at.chat_input[0].set_value(text).run()
-    assert not at.exception, at.exception
-
-
 def test_message_gets_a_streamed_answer_with_metrics(local_app: AppTest) -> None:
     _set_max_tokens(local_app, 8)
-    _send(local_app, "Say hello.")
+    send(local_app, "Say hello.")
     user, answer = local_app.chat_message
     assert user.markdown[0].value == "Say hello."
     assert answer.markdown[0].value.strip()
@@ -39,7 +34,7 @@ def test_regenerate_replaces_the_last_answer(
     no_info = Reply(status=404, text="NOT FOUND")  # the sidebar's status check comes first
     scenario = fault_server.scenario(no_info, Reply(sse=chat_chunks(["first"])), Reply(sse=chat_chunks(["second"])))
     at = app_with_config(toml_deployment("scripted", scenario.endpoint))
-    _send(at, "Say something.")
+    send(at, "Say something.")
     assert at.chat_message[1].markdown[0].value == "first"
     at.button(key="chat_regenerate").click().run()
     assert not at.exception
@@ -58,8 +53,8 @@ def test_regenerate_replaces_the_last_answer(
 
 def test_editing_an_earlier_message_resends_from_there(local_app: AppTest) -> None:
     _set_max_tokens(local_app, 4)
-    _send(local_app, "First question")
-    _send(local_app, "Second question")
+    send(local_app, "First question")
+    send(local_app, "Second question")
     assert len(local_app.chat_message) == 4
     local_app.button(key="chat_edit_0").click().run()
     local_app.text_area(key="chat_edit_text_0").input("Edited question").run()
@@ -73,7 +68,7 @@ def test_editing_an_earlier_message_resends_from_there(local_app: AppTest) -> No
 
 def test_clear_empties_the_conversation(local_app: AppTest) -> None:
     _set_max_tokens(local_app, 2)
-    _send(local_app, "Hi")
+    send(local_app, "Hi")
     local_app.button(key="chat_clear").click().run()
     assert len(local_app.chat_message) == 0
 
@@ -113,7 +108,7 @@ def test_cost_shows_when_the_deployment_has_prices(
 ) -> None:
     scenario = fault_server.scenario(Reply(sse=chat_chunks(["priced ", "answer"])))
     at = app_with_config(toml_deployment("priced", scenario.endpoint, price_per_1k_input=1.0, price_per_1k_output=2.0))
-    _send(at, "How much?")
+    send(at, "How much?")
     strip = at.chat_message[1].caption[-1].value
     # 5 prompt tokens at $1/1k plus 2 completion tokens at $2/1k.
     assert "5 prompt + 2 completion tokens" in strip and "cost $0.009" in strip
@@ -133,7 +128,7 @@ def test_tool_calls_in_the_answer_are_shown_with_their_arguments(
     chunks += [{"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}, "data: [DONE]\n\n"]
     scenario = fault_server.scenario(Reply(sse=chunks))
     at = app_with_config(toml_deployment("tooling", scenario.endpoint))
-    _send(at, "Weather in Oslo?")
+    send(at, "Weather in Oslo?")
     answer = at.chat_message[1]
     assert "Tool call **`get_weather`**" in [m.value for m in answer.markdown]
     assert '"city": "Oslo"' in answer.code[0].value
@@ -145,7 +140,7 @@ def test_dropped_stream_keeps_the_partial_answer_with_a_card(
 ) -> None:
     scenario = fault_server.scenario(Reply(sse=chat_chunks(["Half ", "an ", "answer"]), drop_after=3))
     at = app_with_config(toml_deployment("flaky", scenario.endpoint, max_retries=0))
-    _send(at, "Tell me everything.")
+    send(at, "Tell me everything.")
     assert at.chat_message[1].markdown[0].value == "Half an"
     assert "The answer from flaky was cut off" in all_text(at)
     assert "The partial answer is kept." in all_text(at)

@@ -12,18 +12,10 @@ from services.compare_export import export_html
 from services.config import Deployment
 from services.errors import ContentFilterError, EndpointUnavailableError
 from services.transcript import FAILED_MARK, ChatTurn, Transcript, api_messages, from_json, to_json, to_markdown
-from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks, closed_port
+from tests.fixtures.fault_server import CONTENT_FILTER_BODY, FaultServer, Reply, chat_chunks, closed_port
 
 BLOCKED = "Tell me about the forbiddenfruit"
-FILTER_BODY = {
-    "error": {
-        "code": "content_filter",
-        "message": "The response was filtered",
-        "param": "prompt",
-        "status": 400,
-        "innererror": {"code": "ResponsibleAIPolicyViolation", "content_filter_result": {"hate": {"filtered": True}}},
-    }
-}
+FILTER_BODY = CONTENT_FILTER_BODY
 
 
 def _no_user_twice_in_a_row(messages: list[dict[str, Any]]) -> bool:
