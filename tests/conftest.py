@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.fixtures.fault_server",
     "tests.fixtures.app_server",
     "tests.fixtures.counting_server",
+    "tests.fixtures.otlp_receiver",
 ]
 
 
