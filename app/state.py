@@ -15,6 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import run_slots
+from services import tracing
 from services.client import InferenceClient
 from services.config import DEFAULT_CONFIG, ConfigError, Deployment, load_settings
 from services.errors import InferenceError, ModalityNotSupportedError
@@ -177,7 +178,8 @@ def _cached_status(deployments: list[Deployment]) -> list[tuple[ModelInfo | Infe
         ]
     if missing:
         with run_slots.released(), ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
-            fetched = list(pool.map(_fetch_info, [d for _, d in missing], [_guard_for(d, None) for _, d in missing]))
+            targets = [d for _, d in missing]
+            fetched = list(pool.map(tracing.carry(_fetch_info), targets, [_guard_for(d, None) for d in targets]))
         with _STATUS_LOCK:
             for (k, _), (info, latency) in zip(missing, fetched, strict=True):
                 _STATUS[k] = (time.monotonic(), info, latency)

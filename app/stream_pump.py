@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from services import tracing
 from services.client import ChatStream
 from services.schemas import ChatResult, Metrics
 from services.transport import CancelScope
@@ -26,7 +27,7 @@ class StreamPump:
         self.done = threading.Event()
         self.error: Exception | None = None
         self.started = time.perf_counter()
-        self._thread = threading.Thread(target=self._run, name="chat-stream", daemon=True)
+        self._thread = threading.Thread(target=tracing.carry(self._run), name="chat-stream", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:

@@ -30,6 +30,7 @@ from app.components.compare_state import (
 from app.components.error_card import render_error
 from app.components.safe_markdown import render_untrusted
 from app.state import all_deployments, get_client, selected_deployment, unsupported_params
+from services import tracing
 from services.compare import MAX_PANES, CompareRun, PaneJob, Turn, pane_messages, reply_from_snapshot
 from services.compare_export import export_html
 from services.config import Deployment
@@ -105,7 +106,8 @@ def _start_turn(
         state.notice = "No pane has a configured deployment: nothing was sent."
         return
     state.turns.append(Turn(prompt))
-    run = CompareRun(jobs).start()
+    with tracing.action("compare run"):  # every pane's call is one span of the run's trace
+        run = CompareRun(jobs).start()
     state.active = ActiveTurn(len(state.turns) - 1, run, {job.pane_id: asked[job.pane_id] for job in jobs})
 
 
@@ -121,7 +123,8 @@ def _retry_pane(
     system, params = asked[pane_uid]
     messages = pane_messages(state.turns[:-1], pane_uid, system, turn.prompt)
     turn.replies.pop(pane_uid, None)
-    run = CompareRun([PaneJob(pane_uid, deployment, get_client(deployment), messages, params)]).start()
+    with tracing.action("compare retry"):
+        run = CompareRun([PaneJob(pane_uid, deployment, get_client(deployment), messages, params)]).start()
     state.active = ActiveTurn(len(state.turns) - 1, run, {pane_uid: asked[pane_uid]})
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from services import http
+from services import http, tracing
 from services.config import Deployment
 from services.errors import (
     AuthenticationError,
@@ -39,7 +39,22 @@ class Call:
     stream: bool
     extra_parameters: str | None
     clock: Stopwatch
+    operation: str
+    action: tracing.Action
     encoding: str | None = None
+    # The attempt that got a 2xx answer: when it started (epoch ns), its number and status (for its span).
+    attempt: int = 0
+    attempt_ns: int = 0
+    http_status: int | None = None
+
+
+_OPERATIONS = {
+    "/chat/completions": "chat",
+    "/embeddings": "embeddings",
+    "/images/embeddings": "image_embeddings",
+    "/info": "info",
+    "/models": "models",
+}
 
 
 class CallPlanner:
@@ -54,6 +69,8 @@ class CallPlanner:
 
     def _call(self, method: str, route: str, body: dict[str, Any] | None, mode: str | None = None, **kw: Any) -> Call:
         query = kw.pop("query", None)
+        operation = _OPERATIONS[route]
+        action = tracing.current_action(operation)
         return Call(
             method=method,
             route=route,
@@ -62,7 +79,9 @@ class CallPlanner:
             request_id=http.new_request_id(),
             stream=kw.pop("stream", False),
             extra_parameters=mode,
-            clock=Stopwatch(),
+            clock=Stopwatch(action.trace_id),
+            operation=operation,
+            action=action,
             **kw,
         )
 
@@ -204,3 +223,47 @@ class CallPlanner:
         if status is not None and status not in RETRY_STATUSES:
             return None
         return self.policy.wait_for(attempt, headers)
+
+    def span(
+        self,
+        call: Call,
+        status: str,
+        *,
+        attempt: int | None = None,
+        start_ns: int | None = None,
+        http_status: int | None = None,
+        result: Any = None,
+        error: Exception | None = None,
+        retry_wait: float | None = None,
+    ) -> None:
+        """Record one attempt of `call` as a span (queued: the trace writer does the rest on its own thread)."""
+        target = tracing.recorder()
+        if target is None:
+            return
+        deployment = self.deployment
+        target.record(
+            tracing.SpanRecord(
+                trace_id=call.action.trace_id,
+                action=call.action.name,
+                page=call.action.page,
+                operation=call.operation,
+                deployment=deployment.name,
+                host=self.host,
+                api=deployment.api,
+                route=call.route,
+                request_model=(call.body or {}).get("model") or deployment.model,
+                request_id=call.request_id,
+                start_ns=call.attempt_ns if start_ns is None else start_ns,
+                end_ns=tracing.now_ns(),
+                attempt=call.attempt if attempt is None else attempt,
+                status=status,
+                http_status=call.http_status if http_status is None else http_status,
+                body=call.body,
+                result=result,
+                error=error,
+                retry_wait_s=retry_wait,
+                price_in=deployment.price_per_1k_input,
+                price_out=deployment.price_per_1k_output,
+                secrets=tuple(self.secrets()),
+            )
+        )

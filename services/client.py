@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -36,9 +36,11 @@ class ChatStream:
         self._deltas = self._generate()
         self._finished = False
         self._closing = False
+        self._recorded = False
 
     def _generate(self) -> Iterator[StreamDelta]:
         assembler = self._assembler
+        failure: InferenceError | None = None
         try:
             for event in iter_events(self._response.iter_bytes()):
                 delta = assembler.delta(event)
@@ -47,28 +49,41 @@ class ChatStream:
                 if assembler.done or self._closing:
                     return
             if not assembler.complete:
-                raise StreamInterruptedError(
+                failure = StreamInterruptedError(
                     f"stream ended after {len(assembler.text)} characters without a finish reason",
                     host=self._planner.host,
                     reason="stream ended early",
                     deployment=self._planner.deployment.name,
                     request_id=self._call.request_id,
                 )
+                raise failure
         except (httpx.TransportError, httpx.StreamError) as exc:
             if self._closing or stopped_here():
                 # The reader was cut off by close() or by its CancelScope: a stop, not a failure.
                 assembler.stopped = not assembler.complete
                 return
-            raise self._planner.transport_error(self._call, exc, partial=assembler.text) from None
+            failure = self._planner.transport_error(self._call, exc, partial=assembler.text)
+            raise failure from None
         except InferenceError as err:
             # Error events and malformed chunks are quoted in the message; an endpoint may echo secrets in them.
-            raise self._planner.redact(err) from None
+            failure = self._planner.redact(err)
+            raise failure from None
         finally:
             self._finished = True
             if assembler.complete:
                 assembler.stopped = False  # the whole answer arrived, even if close() raced with its last chunk
             self._call.clock.stop()
             self._response.close()
+            self._record(failure)
+
+    def _record(self, failure: InferenceError | None) -> None:
+        """The stream's span, once: its answer (partial when stopped or cut) and how it ended."""
+        if self._recorded:
+            return
+        self._recorded = True
+        result = self._assembler.result()
+        status = "error" if failure is not None else "stopped" if result.stopped else "ok"
+        self._planner.span(self._call, status, result=result, error=failure)
 
     def __iter__(self) -> ChatStream:
         return self
@@ -101,6 +116,8 @@ class ChatStream:
         self._response.close()
         with contextlib.suppress(ValueError):  # another thread is inside next(): it stops at its next chunk
             self._deltas.close()
+        if running and not self._recorded and self._deltas.gi_frame is None:
+            self._record(None)  # closed before its first read: the generator's `finally` never ran
 
     def __del__(self) -> None:
         # A stream dropped without iterating or closing would otherwise hold its connection.
@@ -140,12 +157,17 @@ class InferenceClient:
         return f"InferenceClient({self.deployment.name!r}, {self.deployment.endpoint!r})"
 
     def _send(self, call: Call) -> httpx.Response:
-        """Send with retries before the first byte; return a 2xx response (streamed responses stay open)."""
+        """Send with retries before the first byte; return a 2xx response (streamed responses stay open). Every
+        attempt that fails becomes a span; the one that succeeds is recorded when its answer has been read."""
         planner = self._planner
         attempt = 0
         while True:
             attempt += 1
-            token = planner.token_or_error(call)
+            started = time.time_ns()
+            try:
+                token = planner.token_or_error(call)
+            except InferenceError as err:
+                raise self._failed(call, attempt, started, None, err) from None
             request = self._http.build_request(
                 call.method, call.url, json=call.body, headers=planner.headers(call, token)
             )
@@ -154,29 +176,52 @@ class InferenceClient:
             except RETRY_EXCEPTIONS as exc:
                 refused = refusal_of(exc)
                 if refused is not None:
-                    raise planner.blocked_error(call, refused) from None
+                    raise self._failed(call, attempt, started, None, planner.blocked_error(call, refused)) from None
+                error = planner.transport_error(call, exc)
                 wait = None if stopped_here() else planner.retry_wait(attempt, None, None)
                 if wait is None:
-                    raise planner.transport_error(call, exc) from None
-                time.sleep(wait)
+                    raise self._failed(call, attempt, started, None, error) from None
+                self._retry(call, attempt, started, None, error, "connect", wait)
                 continue
             except httpx.HTTPError as exc:
-                raise planner.transport_error(call, exc) from None
-            if response.status_code < 300:
+                raise self._failed(call, attempt, started, None, planner.transport_error(call, exc)) from None
+            status = response.status_code
+            if status < 300:
+                call.attempt, call.attempt_ns, call.http_status = attempt, started, status
                 return response
-            if response.status_code < 400:
+            if status < 400:
                 response.close()
-                raise planner.redirect_error(call, response.status_code, response.headers)
+                raise self._failed(
+                    call, attempt, started, status, planner.redirect_error(call, status, response.headers)
+                )
             try:
                 text = response.read().decode("utf-8", errors="replace")
             except httpx.HTTPError:
                 text = ""
             finally:
                 response.close()
-            wait = planner.retry_wait(attempt, response.status_code, response.headers)
+            error = planner.response_error(call, status, response.headers, text)
+            wait = planner.retry_wait(attempt, status, response.headers)
             if wait is None:
-                raise planner.response_error(call, response.status_code, response.headers, text)
-            time.sleep(wait)
+                raise self._failed(call, attempt, started, status, error)
+            self._retry(call, attempt, started, status, error, str(status), wait)
+
+    def _failed(
+        self, call: Call, attempt: int, started: int, status: int | None, error: InferenceError
+    ) -> InferenceError:
+        """Record the attempt that ended the call; return its error to raise."""
+        self._planner.span(call, "error", attempt=attempt, start_ns=started, http_status=status, error=error)
+        return error
+
+    def _retry(
+        self, call: Call, attempt: int, started: int, status: int | None, error: InferenceError, why: str, wait: float
+    ) -> None:
+        """Record a failed attempt that is sent again, and wait."""
+        self._planner.span(
+            call, "retried", attempt=attempt, start_ns=started, http_status=status, error=error, retry_wait=wait
+        )
+        call.clock.retried(why, wait)
+        time.sleep(wait)
 
     def _json(self, call: Call) -> dict[str, Any]:
         response = self._send(call)
@@ -189,24 +234,44 @@ class InferenceClient:
             return json_body(text, **where)
         except InferenceError:
             # The error quotes the start of the body: quote a masked copy, so no secret an endpoint echoed shows.
-            return json_body(self._planner.mask(text), **where)
+            try:
+                return json_body(self._planner.mask(text), **where)
+            except InferenceError as err:
+                raise self._finished(call, error=err) from None
+
+    def _finished(self, call: Call, result: Any = None, *, error: InferenceError | None = None) -> Any:
+        """Record the answered attempt of `call` with its result, or with the error reading the answer gave; return
+        what was given (`return self._finished(call, result)`, `raise self._finished(call, error=err)`)."""
+        self._planner.span(call, "error" if error is not None else "ok", result=result, error=error)
+        return error if error is not None else result
+
+    def _parsed(self, call: Call, parse: Callable[[], Any]) -> Any:
+        """`parse()` of a 2xx answer, recorded as the call's span either way."""
+        try:
+            result = parse()
+        except InferenceError as err:
+            raise self._finished(call, error=err) from None
+        return self._finished(call, result)
 
     def info(self) -> ModelInfo:
         """The model behind the deployment (`/info`)."""
         call = self._planner.info()
-        return parse_info(self._json(call), deployment=self.deployment.name, request_id=call.request_id)
+        data = self._json(call)
+        return self._parsed(call, lambda: parse_info(data, deployment=self.deployment.name, request_id=call.request_id))
 
     def list_models(self) -> list[str]:
         """Model ids from an OpenAI-compatible `/models`."""
         call = self._planner.models()
         data = self._json(call).get("data") or []
-        return [str(item["id"]) for item in data if isinstance(item, dict) and "id" in item]
+        return self._finished(call, [str(item["id"]) for item in data if isinstance(item, dict) and "id" in item])
 
     def chat(self, messages: Iterable[Any], **params: Any) -> ChatResult:
         """One chat completion; a content_filter finish is `result.content_filtered`, not an error."""
         call = self._planner.chat(messages, params, stream=False)
         data = self._json(call)
-        return parse_chat(data, call.clock, deployment=self.deployment.name, request_id=call.request_id)
+        return self._parsed(
+            call, lambda: parse_chat(data, call.clock, deployment=self.deployment.name, request_id=call.request_id)
+        )
 
     def stream_chat(self, messages: Iterable[Any], **params: Any) -> ChatStream:
         """Start a streamed chat completion; errors before the first byte raise here (after retries)."""
@@ -215,18 +280,19 @@ class InferenceClient:
 
     def embed(self, texts: list[str], **params: Any) -> EmbeddingsResult:
         """Text embeddings as a float32 (n, d) array."""
-        call = self._planner.embed(texts, params)
-        data = self._json(call)
-        return parse_embeddings(
-            data, call.clock, encoding=call.encoding, deployment=self.deployment.name, request_id=call.request_id
-        )
+        return self._embeddings(self._planner.embed(texts, params))
 
     def embed_images(self, images: Iterable[ImageInput | bytes | Path | str], **params: Any) -> EmbeddingsResult:
         """Image (+ optional text) embeddings; images are bytes, paths or data URLs."""
-        call = self._planner.embed_images(images, params)
+        return self._embeddings(self._planner.embed_images(images, params))
+
+    def _embeddings(self, call: Call) -> EmbeddingsResult:
         data = self._json(call)
-        return parse_embeddings(
-            data, call.clock, encoding=call.encoding, deployment=self.deployment.name, request_id=call.request_id
+        return self._parsed(
+            call,
+            lambda: parse_embeddings(
+                data, call.clock, encoding=call.encoding, deployment=self.deployment.name, request_id=call.request_id
+            ),
         )
 
     def close(self) -> None:

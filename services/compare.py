@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from services import tracing
 from services.config import Deployment
 from services.metrics import cost as usage_cost
 from services.schemas import ChatResult, Metrics, StreamDelta, ToolCall
@@ -177,7 +178,9 @@ class CompareRun:
         """Send the turn to every pane; returns at once."""
         self.started_at = time.monotonic()
         for job in self.jobs:
-            thread = threading.Thread(target=self._work, args=(job,), name=f"compare-{job.pane_id}", daemon=True)
+            thread = threading.Thread(
+                target=tracing.carry(self._work), args=(job,), name=f"compare-{job.pane_id}", daemon=True
+            )
             self._threads.append(thread)
             thread.start()
         return self

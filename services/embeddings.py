@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from services import tracing
 from services.config import Deployment
 from services.embedding_cache import EmbeddingCache, cache_namespace
 from services.errors import (
@@ -159,6 +160,7 @@ def embed_many(
             raise _Cancelled
         return client.embed([unique[u] for u in task.indices], **params)
 
+    traced_send = tracing.carry(send)  # the batches belong to the caller's action (one trace per job)
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="embed") as pool:
         running: dict[Future[EmbeddingsResult], _Task] = {}
         queue = list(reversed(tasks))  # popped from the end: first batches first
@@ -166,7 +168,7 @@ def embed_many(
         def fill() -> None:
             while queue and len(running) < concurrency and not stop.is_set() and fatal is None:
                 task = queue.pop()
-                running[pool.submit(send, task)] = task
+                running[pool.submit(traced_send, task)] = task
 
         fill()
         while running:

@@ -33,13 +33,21 @@ _MIN_GENERATION_WINDOW_S = 0.05
 class Stopwatch:
     """Measures total time, time to first token and time of the last token of one call (monotonic clock)."""
 
-    __slots__ = ("end", "first", "last", "start")
+    __slots__ = ("end", "first", "last", "retry_reasons", "retry_wait", "start", "trace_id")
 
-    def __init__(self) -> None:
+    def __init__(self, trace_id: str | None = None) -> None:
         self.start = time.perf_counter()
         self.first: float | None = None
         self.last: float | None = None
         self.end: float | None = None
+        self.trace_id = trace_id
+        self.retry_reasons: list[str] = []
+        self.retry_wait = 0.0
+
+    def retried(self, reason: str, wait: float) -> None:
+        """An attempt failed with `reason` ("429", "connect") and is sent again after `wait` seconds."""
+        self.retry_reasons.append(reason)
+        self.retry_wait += wait
 
     def mark_first(self) -> None:
         """Record a generated piece: the first one sets time to first token, every one moves the last-token time."""
@@ -79,6 +87,10 @@ class Stopwatch:
             request_id=request_id,
             usage=usage,
             finish_reason=finish_reason,
+            retries=len(self.retry_reasons),
+            retry_wait_s=self.retry_wait,
+            retry_reasons=list(self.retry_reasons),
+            trace_id=self.trace_id,
         )
 
 

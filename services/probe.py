@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from PIL import Image
 
+from services import tracing
 from services.client import InferenceClient
 from services.config import Deployment
 from services.errors import (
@@ -156,7 +157,8 @@ def probe_deployment(client: InferenceClient, name: str) -> ProbeReport:
                     probed=False,
                 )
     with ThreadPoolExecutor(max_workers=WORKERS_PER_DEPLOYMENT) as pool:
-        futures = {key: pool.submit(_attempt, key, calls[key]) for key in wanted}
+        attempt = tracing.carry(_attempt)  # the probe calls belong to the action that asked for them
+        futures = {key: pool.submit(attempt, key, calls[key]) for key in wanted}
         for key, future in futures.items():
             results[key] = future.result()[0]
     ordered = {c.key: results[c.key] for c in CAPABILITIES}
@@ -186,7 +188,7 @@ def probe_all(
             client.close()
 
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(targets)))) as pool:
-        reports = list(pool.map(run, targets))
+        reports = list(pool.map(tracing.carry(run), targets))
     return {report.deployment: report for report in reports}
 
 
@@ -365,7 +367,7 @@ def check_all(
             client.close()
 
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(targets)))) as pool:
-        statuses = list(pool.map(run, targets))
+        statuses = list(pool.map(tracing.carry(run), targets))
     return {status.name: status for status in statuses}
 
 

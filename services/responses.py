@@ -82,6 +82,7 @@ def parse_chat(data: dict[str, Any], clock: Stopwatch, *, deployment: str, reque
         metrics=clock.metrics(request_id=request_id, usage=usage, finish_reason=finish, text=content),
         content_filtered=finish == "content_filter",
         content_filter_results=choice.get("content_filter_results"),
+        model=data.get("model") if isinstance(data.get("model"), str) else None,
     )
 
 
@@ -127,6 +128,7 @@ class StreamAssembler:
         self.filter_results: dict[str, Any] | None = None
         self.done = False
         self.stopped = False
+        self.model: str | None = None
 
     @property
     def text(self) -> str:
@@ -150,6 +152,8 @@ class StreamAssembler:
             )
         if "error" in chunk or event.event == "error":
             raise self._stream_error(chunk)
+        if self.model is None and isinstance(chunk.get("model"), str):
+            self.model = chunk["model"]
         usage = _usage(chunk.get("usage"))
         if usage is not None:
             self.usage = usage
@@ -211,6 +215,7 @@ class StreamAssembler:
             content_filtered=self.finish_reason == "content_filter",
             content_filter_results=self.filter_results,
             stopped=self.stopped,
+            model=self.model,
         )
 
     @property

@@ -29,6 +29,10 @@ class Metrics(BaseModel):
     request_id: str
     usage: Usage | None = None
     finish_reason: str | None = None
+    retries: int = 0  # attempts that failed and were sent again before this answer
+    retry_wait_s: float = 0.0  # time spent waiting between those attempts
+    retry_reasons: list[str] = Field(default_factory=list)  # why each was retried ("429", "503", "connect")
+    trace_id: str | None = None  # the trace this call belongs to (the Traces page opens it)
 
 
 class ModelInfo(BaseModel):
@@ -78,6 +82,7 @@ class ChatResult(BaseModel):
     content_filtered: bool = False
     content_filter_results: dict[str, Any] | None = None
     stopped: bool = False
+    model: str | None = None  # the model that answered, as the endpoint named it
 
 
 class StreamDelta(BaseModel):

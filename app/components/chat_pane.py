@@ -16,6 +16,7 @@ from app.components.error_card import render_error, render_filtered_answer
 from app.components.metrics_strip import render_metrics
 from app.components.safe_markdown import render_attached_images, render_untrusted
 from app.stream_pump import StreamPump
+from services import tracing
 from services.config import Deployment
 from services.images import prepare_images
 from services.safe_markdown import code_span, escape_markdown
@@ -181,7 +182,8 @@ def generate_answer(deployment: Deployment, system_prompt: str, values: ParamVal
         placeholder.markdown(":gray[…]")
         st.button("Stop", key=STOP_KEY, icon=":material/stop_circle:")
         lock.acquire()
-        pump = StreamPump(lambda: client.stream_chat(messages, **params))
+        with tracing.action("chat turn"):  # the pump's thread carries the action: the turn is one trace
+            pump = StreamPump(lambda: client.stream_chat(messages, **params))
         try:
             shown, last_draw = "", time.monotonic()
             while True:

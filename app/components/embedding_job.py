@@ -16,6 +16,7 @@ import numpy as np
 import streamlit as st
 
 from app import state
+from services import tracing
 from services.client import InferenceClient
 from services.config import Deployment
 from services.embedding_cache import EmbeddingCache
@@ -126,7 +127,8 @@ class EmbedJob:
         """Run in a daemon thread; clients and cache are resolved here, in the script thread, as st caches need."""
         self.clients = [state.get_client(deployment) for deployment in self.deployments]
         self.cache = shared_cache()
-        self.thread = threading.Thread(target=self._work, name="embeddings-job", daemon=True)
+        with tracing.action("embedding job"):  # every batch of every deployment: one trace
+            self.thread = threading.Thread(target=tracing.carry(self._work), name="embeddings-job", daemon=True)
         self.thread.start()
 
     def to_run(self) -> EmbeddingRun | None:

@@ -11,6 +11,7 @@ import streamlit as st
 from app import run_slots, state
 from app.components.image_inputs import ImageItem
 from app.components.probe_store import stored_report
+from services import tracing
 from services.config import Deployment
 from services.errors import UnsupportedParameterError
 from services.probe import CapabilityResult, Status, probe_capability
@@ -46,11 +47,12 @@ def embed_items(deployment: Deployment, items: list[ImageItem], *, with_text: bo
     started = time.perf_counter()
     parts: list[np.ndarray] = []
     model: str | None = None
-    for start in range(0, len(inputs), BATCH_SIZE):
-        with run_slots.released():
-            result = client.embed_images(inputs[start : start + BATCH_SIZE])
-        parts.append(np.asarray(result.vectors, dtype=np.float32))
-        model = model or result.model
+    with tracing.action("image embedding job"):
+        for start in range(0, len(inputs), BATCH_SIZE):
+            with run_slots.released():
+                result = client.embed_images(inputs[start : start + BATCH_SIZE])
+            parts.append(np.asarray(result.vectors, dtype=np.float32))
+            model = model or result.model
     return ImageEmbedding(
         deployment=deployment.name,
         names=[item.image.name for item in items],

@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import run_slots, state
 from app.components.error_card import plain
+from services import tracing
 from services.probe import DeploymentStatus, check_all
 
 STATUS_KEY = "models_status"
@@ -17,7 +18,8 @@ def deployment_statuses(*, refresh: bool = False) -> dict[str, DeploymentStatus]
     deployments = state.all_deployments()
     stored: dict[str, DeploymentStatus] = st.session_state.get(STATUS_KEY, {})
     if refresh or set(stored) != set(deployments):
-        with st.spinner(f"Asking {len(deployments)} deployment(s) what they are…"), run_slots.released():
+        spinner = st.spinner(f"Asking {len(deployments)} deployment(s) what they are…")
+        with spinner, run_slots.released(), tracing.action("deployment check"):
             stored = check_all(deployments.values())
         st.session_state[STATUS_KEY] = stored
     return {name: stored[name] for name in deployments if name in stored}

@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import run_slots, state
 from app.components.probe_store import store_reports, stored_report, stored_reports
+from services import tracing
 from services.capabilities import merge_seen
 from services.probe import CAPABILITIES, CapabilityResult, Status, probe_all
 
@@ -24,7 +25,7 @@ def run_probe(names: list[str] | None = None) -> None:
     deployments = state.all_deployments()
     targets = [deployments[n] for n in (names or list(deployments)) if n in deployments]
     with st.spinner(f"Probing {len(targets)} deployment(s) with tiny requests…"):
-        with run_slots.released():
+        with run_slots.released(), tracing.action("capability probe"):
             reports = probe_all(targets)
         store_reports(reports)
 

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from app import state
 from app.components.error_card import describe_error, plain
+from services import tracing
 from services.config import ApiKind, Deployment
 from services.errors import InferenceError, ModalityNotSupportedError
 from services.netguard import check_endpoint_url
@@ -19,6 +20,11 @@ _ADD_DONE = "add_deployment_done"
 
 def check_deployment(deployment: Deployment) -> str | None:
     """Try a new deployment with /info, or a one-token chat where /info is not served; None when it answers."""
+    with tracing.action("add deployment"):
+        return _check(deployment)
+
+
+def _check(deployment: Deployment) -> str | None:
     client = state.get_client(deployment, guarded=True)
     try:
         client.info()

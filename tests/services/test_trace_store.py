@@ -1,0 +1,178 @@
+"""The SQLite trace store on its own: summaries, filters, sorting, paging, retention, and writers in several
+processes at once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.trace_store import SPAN_COLUMNS, TraceFilter, TraceStore
+
+NS = 1_000_000_000
+# Recent times: the store applies its 30-day retention as it writes.
+BASE = time.time_ns() - 3600 * NS
+
+
+def _at(start: int) -> int:
+    """Small numbers are seconds-in-ns after BASE; epoch times stay as they are."""
+    return start if start > 10**17 else BASE + start
+
+
+def row(trace: str, span: str, *, start: int, deployment: str = "a", **fields: Any) -> dict[str, Any]:
+    values: dict[str, Any] = dict.fromkeys(SPAN_COLUMNS)
+    values.update(
+        span_id=span,
+        trace_id=trace,
+        start_ns=_at(start),
+        end_ns=_at(start) + NS // 2,
+        operation="chat",
+        deployment=deployment,
+        status="ok",
+        input_tokens=10,
+        output_tokens=5,
+        search="",
+    )
+    values.update(fields)
+    return values
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> TraceStore:
+    return TraceStore(tmp_path / "traces.sqlite")
+
+
+def test_a_trace_summary_merges_its_spans(store: TraceStore) -> None:
+    store.write(
+        [
+            row("t1", "s1", start=10 * NS, deployment="gpt_4o", status="retried", search="hello there"),
+            row("t1", "s2", start=11 * NS, deployment="gpt_4o", cost=0.5, search="general kenobi"),
+            row("t1", "s3", start=12 * NS, deployment="phi", status="error", cost=0.25),
+        ]
+    )
+    [trace] = store.traces()
+    assert trace["deployments"] == ["gpt_4o", "phi"] and trace["operations"] == ["chat"]
+    assert (trace["spans"], trace["errors"], trace["retries"], trace["status"]) == (3, 1, 1, "error")
+    assert (trace["input_tokens"], trace["output_tokens"], trace["cost"]) == (30, 15, 0.75)
+    assert trace["latency_s"] == pytest.approx(2.5)
+    assert [span["span_id"] for span in store.spans("t1")] == ["s1", "s2", "s3"]
+
+
+def test_writing_a_span_twice_counts_it_once(store: TraceStore) -> None:
+    span = row("t1", "s1", start=NS)
+    store.write([span])
+    store.write([span])
+    assert store.traces()[0]["spans"] == 1 and len(store.spans("t1")) == 1
+
+
+def test_filters_narrow_by_deployment_operation_errors_time_and_text(store: TraceStore) -> None:
+    store.write(
+        [
+            row("t1", "s1", start=1 * NS, deployment="gpt_4o", search="the weather in paris"),
+            row("t2", "s2", start=2 * NS, deployment="gpt-4o", status="error"),
+            row("t3", "s3", start=3 * NS, deployment="embedder", operation="embeddings", search="100% match"),
+        ]
+    )
+
+    def ids(**kw: Any) -> list[str]:
+        return [trace["trace_id"] for trace in store.traces(TraceFilter(**kw))]
+
+    assert ids(deployments=["gpt_4o"]) == ["t1"]  # `_` is a letter here, not a LIKE wildcard
+    assert ids(deployments=["gpt-4o", "embedder"]) == ["t3", "t2"]
+    assert ids(operations=["embeddings"]) == ["t3"]
+    assert ids(errors_only=True) == ["t2"]
+    assert ids(since_ns=BASE + 2 * NS, until_ns=BASE + 2 * NS) == ["t2"]
+    assert ids(text="Weather IN") == ["t1"] and ids(text="100%") == ["t3"] and ids(text="0% m") == ["t3"]
+    assert store.count(TraceFilter(operations=["chat"])) == 2
+
+
+def test_sorting_and_paging(store: TraceStore) -> None:
+    store.write(
+        [
+            row(f"t{i:02}", f"s{i}", start=i * NS, input_tokens=i, end_ns=BASE + i * NS + (30 - i) * NS)
+            for i in range(30)
+        ]
+    )
+    newest = store.traces(limit=10)
+    assert [trace["trace_id"] for trace in newest] == [f"t{i:02}" for i in range(29, 19, -1)]
+    assert [trace["trace_id"] for trace in store.traces(limit=10, offset=20)][-1] == "t00"
+    assert store.traces(sort="latency", limit=1)[0]["trace_id"] == "t00"
+    assert store.traces(sort="tokens", limit=1)[0]["trace_id"] == "t29"
+    assert store.traces(sort="time", descending=False, limit=1)[0]["trace_id"] == "t00"
+    with pytest.raises(ValueError, match="sort must be one of"):
+        store.traces(sort="start_ns; DROP TABLE spans")
+
+
+def test_totals_per_deployment(store: TraceStore) -> None:
+    store.write(
+        [
+            row("t1", "s1", start=NS, deployment="a", cost=1.0),
+            row("t1", "s2", start=NS, deployment="b", status="error", input_tokens=None, output_tokens=None),
+            row("t2", "s3", start=2 * NS, deployment="a", status="retried", cost=None),
+        ]
+    )
+    totals = {item["deployment"]: item for item in store.totals()}
+    assert (totals["a"]["calls"], totals["a"]["retries"], totals["a"]["input_tokens"], totals["a"]["cost"]) == (
+        2,
+        1,
+        20,
+        1.0,
+    )
+    assert (totals["b"]["calls"], totals["b"]["errors"], totals["b"]["input_tokens"], totals["b"]["cost"]) == (
+        1,
+        1,
+        0,
+        None,
+    )
+    assert store.deployments() == ["a", "b"]
+
+
+def test_retention_by_age_deletes_whole_old_traces(tmp_path: Path) -> None:
+    store = TraceStore(tmp_path / "t.sqlite", retention_days=1)
+    now = time.time_ns()
+    store.write([row("new", "s2", start=now)])  # a write prunes at most once a minute: the next one does not
+    store.write([row("old", "s1", start=now - 3 * 86_400 * NS)])
+    assert store.count() == 2
+    assert store.prune(now) == 1
+    assert [trace["trace_id"] for trace in store.traces()] == ["new"] and store.spans("old") == []
+
+
+def test_retention_by_count_keeps_the_newest_spans(tmp_path: Path) -> None:
+    store = TraceStore(tmp_path / "t.sqlite", max_spans=10)
+    now = time.time_ns()
+    store.write([row(f"t{i}", f"s{i}", start=now - (100 - i) * NS) for i in range(25)])  # pruned as it is written
+    remaining = store.traces(limit=100)
+    assert len(remaining) == 10 and remaining[-1]["trace_id"] == "t15"
+
+
+def test_a_store_that_cannot_be_opened_says_which_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    from services.trace_store import TraceStoreError
+
+    with pytest.raises(TraceStoreError, match="cannot be opened"):
+        TraceStore(blocker / "traces.sqlite").traces()
+
+
+def _write_many(path: str, worker: int, count: int) -> None:
+    store = TraceStore(path)
+    for i in range(count):
+        store.write([row(f"w{worker}-{i}", f"w{worker}-{i}-s", start=time.time_ns(), deployment=f"d{worker}")])
+
+
+def test_several_processes_write_at_once_without_losing_a_span(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.sqlite")
+    TraceStore(path).write([row("seed", "seed", start=1)])  # the schema exists before the writers race
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_write_many, args=(path, n, 150)) for n in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+    store = TraceStore(path)
+    assert store.count() == 451
+    assert {item["deployment"]: item["calls"] for item in store.totals()} == {"d0": 150, "d1": 150, "d2": 150, "a": 1}
