@@ -83,6 +83,7 @@ def parse_chat(data: dict[str, Any], clock: Stopwatch, *, deployment: str, reque
         content_filtered=finish == "content_filter",
         content_filter_results=choice.get("content_filter_results"),
         model=data.get("model") if isinstance(data.get("model"), str) else None,
+        response_id=data.get("id") if isinstance(data.get("id"), str) else None,
     )
 
 
@@ -129,6 +130,7 @@ class StreamAssembler:
         self.done = False
         self.stopped = False
         self.model: str | None = None
+        self.response_id: str | None = None
 
     @property
     def text(self) -> str:
@@ -154,6 +156,8 @@ class StreamAssembler:
             raise self._stream_error(chunk)
         if self.model is None and isinstance(chunk.get("model"), str):
             self.model = chunk["model"]
+        if self.response_id is None and isinstance(chunk.get("id"), str):
+            self.response_id = chunk["id"]
         usage = _usage(chunk.get("usage"))
         if usage is not None:
             self.usage = usage
@@ -216,6 +220,7 @@ class StreamAssembler:
             content_filter_results=self.filter_results,
             stopped=self.stopped,
             model=self.model,
+            response_id=self.response_id,
         )
 
     @property

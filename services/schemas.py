@@ -83,6 +83,7 @@ class ChatResult(BaseModel):
     content_filter_results: dict[str, Any] | None = None
     stopped: bool = False
     model: str | None = None  # the model that answered, as the endpoint named it
+    response_id: str | None = None  # the completion's id (`chatcmpl-...`), when the endpoint sent one
 
 
 class StreamDelta(BaseModel):

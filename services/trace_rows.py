@@ -86,6 +86,7 @@ def answer_of(result: Any, *, content: bool) -> dict[str, Any] | None:
         answer: dict[str, Any] = {
             "finish_reason": result.finish_reason,
             "model": result.model,
+            "id": result.response_id,
             "stopped": result.stopped,
             "content_filtered": result.content_filtered,
         }
