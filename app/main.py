@@ -15,7 +15,8 @@ import streamlit as st  # noqa: E402
 from app import run_slots, state  # noqa: E402
 from app.components import transcript_io  # noqa: E402
 from app.components.sidebar import render_sidebar  # noqa: E402
-from pages import chat, compare, embeddings, images, models  # noqa: E402
+from app.components.trace_links import TRACES_URL_PATH  # noqa: E402
+from pages import chat, compare, embeddings, images, models, traces  # noqa: E402
 
 
 def main() -> None:
@@ -39,6 +40,7 @@ def main() -> None:
             st.Page(embeddings.render, title="Embeddings", icon=":material/scatter_plot:", url_path="embeddings"),
             st.Page(images.render, title="Images", icon=":material/image:", url_path="images"),
             st.Page(models.render, title="Models", icon=":material/info:", url_path="models"),
+            st.Page(traces.render, title="Traces", icon=":material/timeline:", url_path=TRACES_URL_PATH),
         ]
     )
     if navigation.url_path == chat_page.url_path and state.selected_deployment() is not None:
