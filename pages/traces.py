@@ -98,6 +98,8 @@ def render() -> None:
         if total == 0 and not wanted:
             _render_empty()
             return
+        if tracing.recorder() is None:
+            st.caption("Recording is off (PLAYGROUND_TRACE=off): these are the calls recorded before it was.")
         where = render_filters(_deployments(store, total))
         sort, descending, size = render_sorting()
         signature = filter_signature(where, sort, descending, size)

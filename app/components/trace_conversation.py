@@ -47,12 +47,6 @@ def final_chat_spans(spans: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [span for span in spans if span.get("operation") == "chat" and span.get("status") != "retried"]
 
 
-def has_messages(span: dict[str, Any]) -> bool:
-    """False when content recording was off (only a count of messages was kept)."""
-    request = loads(span.get("request")) or {}
-    return isinstance(request.get("messages"), list)
-
-
 def panel_params(sent: dict[str, Any]) -> dict[str, Any]:
     """Parameters as sent (extras were merged into the body) back in the panel's shape, `model_extras` apart."""
     params: dict[str, Any] = {}

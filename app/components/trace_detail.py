@@ -18,15 +18,20 @@ MAX_SPAN_DETAILS = 40
 
 
 def span_label(span: dict[str, Any]) -> str:
-    """ "phi-4 · chat · attempt 2": what the timeline and the details call one span."""
+    """ "phi-4 · chat · attempt 2": what the timeline and the details call one span (plain text)."""
     return f"{span.get('deployment')} · {span.get('operation')} · attempt {span.get('attempt') or 1}"
+
+
+def chart_text(text: str) -> str:
+    """Text for a plotly label: plotly reads a few HTML tags (links among them) in labels, so none may form."""
+    return text.replace("<", "‹").replace(">", "›")
 
 
 def timeline_figure(spans: list[dict[str, Any]]) -> go.Figure:
     """One horizontal bar per span (per attempt), from its start to its end in ms after the trace began."""
     start = min(int(span["start_ns"]) for span in spans)
     figure = go.Figure()
-    labels = [f"{index + 1}. {span_label(span)}" for index, span in enumerate(spans)]
+    labels = [chart_text(f"{index + 1}. {span_label(span)}") for index, span in enumerate(spans)]
     for status, colour in STATUS_COLOURS.items():
         chosen = [index for index, span in enumerate(spans) if span.get("status") == status]
         if not chosen:
@@ -82,7 +87,9 @@ def render_span(span: dict[str, Any], index: int, *, only: bool = False) -> None
     """One span: its facts, the error card (or the retry it led to), and its request and answer as JSON. The only
     span of a trace, and one that failed or was stopped, starts open."""
     status = str(span.get("status") or "")
-    with st.expander(f"{index + 1}. {span_label(span)} · {status}", expanded=only or status in ("error", "stopped")):
+    # Expander labels are markdown: the deployment's name is made inert like any text from the store.
+    label = plain(f"{index + 1}. {span_label(span)} · {status}")
+    with st.expander(label, expanded=only or status in ("error", "stopped")):
         st.caption(_facts(span))
         error = error_from_detail(loads(span.get("error_detail")), str(span.get("deployment") or ""))
         if status == "retried":

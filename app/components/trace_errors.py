@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any
 
@@ -61,6 +62,4 @@ def error_from_detail(detail: dict[str, Any] | None, deployment: str) -> Inferen
 
 def _needs(cls: type[InferenceError], name: str) -> bool:
     """True when the class's constructor takes this field (so its card may read it)."""
-    init = cls.__init__
-    code = getattr(init, "__code__", None)
-    return code is not None and name in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    return name in inspect.signature(cls.__init__).parameters

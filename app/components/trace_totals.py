@@ -8,6 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.components.trace_detail import chart_text
+
 
 def totals_frame(totals: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per deployment, as the table shows it."""
@@ -26,7 +28,7 @@ def totals_frame(totals: list[dict[str, Any]]) -> pd.DataFrame:
 
 def totals_figure(totals: list[dict[str, Any]]) -> go.Figure:
     """Calls per deployment as stacked bars: answered, retried attempts, errors."""
-    names = [str(row["deployment"]) for row in totals]
+    names = [chart_text(str(row["deployment"])) for row in totals]
     errors = [int(row["errors"] or 0) for row in totals]
     retried = [int(row["retries"] or 0) for row in totals]
     answered = [int(row["calls"]) - e - r for row, e, r in zip(totals, errors, retried, strict=True)]

@@ -19,7 +19,7 @@ from services.config import Deployment
 from services.embedding_cache import data_dir
 from services.trace_store import SPAN_COLUMNS, TraceFilter, TraceStore
 from tests.app.conftest import all_text, cap_tokens, send
-from tests.fixtures.app_server import toml_deployment
+from tests.fixtures.app_server import local_deployments_toml, toml_deployment
 from tests.fixtures.fault_server import CONTENT_FILTER_BODY, FaultServer, Reply, chat_chunks
 
 CHAT = "smollm2-135m-instruct"
@@ -344,3 +344,26 @@ def test_a_retried_reply_says_so_in_its_metrics_line_and_links_its_trace(
     assert "Sent again after 0.0 s" in text and "429" in text
     rows = table(at)
     assert rows.loc[rows["Action"] == "chat turn", "Status"].tolist() == ["ok · 1 retry"]
+
+
+def test_text_from_the_store_is_shown_inert(app_with_config: Callable[..., AppTest]) -> None:
+    at = app_with_config("")
+    name = "[click me](http://example.invalid)"
+    detail = {"type": "InvalidRequestError", "message": "x", "status": 400, "text": "see <img src=x> here"}
+    store().write([_row(0, time.time_ns(), deployment=name, status="error", error_detail=json.dumps(detail))])
+    open_traces(at, f"{1:032x}")
+    [label] = [expander.label for expander in at.expander if "attempt 1" in expander.label]
+    assert label == r"1. \[click me\](http://example.invalid) · chat · attempt 1 · error"
+    assert r"HTTP 400: see \<img src=x\> here" in all_text(at)
+
+
+def test_without_recorded_content_a_trace_cannot_be_opened_in_chat(
+    app_with_config: Callable[..., AppTest], local_endpoint_url: str
+) -> None:
+    at = app_with_config(local_deployments_toml(local_endpoint_url), PLAYGROUND_TRACE_CONTENT="false")
+    cap_tokens(at)
+    send(at, "Keep this to yourself.")
+    open_traces(at, last_trace_id(at))
+    assert "The messages of this trace were not recorded (PLAYGROUND_TRACE_CONTENT=false)" in all_text(at)
+    assert not [button for button in at.button if button.key == "traces_open_chat"]
+    assert "Keep this to yourself." not in json.dumps(json_values(at))
