@@ -119,7 +119,8 @@ def _retries(span: dict[str, Any], spans: Sequence[dict[str, Any]]) -> tuple[int
         and int(other.get("start_ns") or 0) <= int(span.get("start_ns") or 0)
     ]
     wait = sum(float(other.get("retry_wait_s") or 0.0) for other in before)
-    reasons = [str(other.get("http_status") or other.get("error_type") or "error") for other in before]
+    # As the client names them: the HTTP status, or "connect" for an attempt that got no answer.
+    reasons = [str(other["http_status"]) if other.get("http_status") else "connect" for other in before]
     return len(before), wait, reasons
 
 

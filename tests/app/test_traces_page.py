@@ -3,6 +3,7 @@ store, listed, filtered, sorted, paged, opened, handed to the chat and compare p
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 from collections.abc import Callable
@@ -157,6 +158,11 @@ def test_filters_sorting_and_paging(app_with_config: Callable[..., AppTest]) -> 
     at.text_input(key="traces_text").input("").run()
     at.selectbox(key="traces_window").select("Last hour").run()
     assert "Traces 1–25 of 60 ·" in all_text(at)
+    at.selectbox(key="traces_window").select("Between dates").run()
+    assert "Traces 1–25 of 62 ·" in all_text(at)  # the last seven days by default
+    three_days_ago = datetime.date.fromtimestamp(time.time() - 3 * 86_400)
+    at.date_input(key="traces_dates").set_value((three_days_ago, three_days_ago)).run()
+    assert table(at)["Tokens"].tolist() == [60, 61]  # still by tokens, lowest first
     at.text_input(key="traces_text").input("nothing like this").run()
     assert "No trace matches this filter." in all_text(at)
 
@@ -215,9 +221,12 @@ def test_a_sent_chat_is_listed_and_opens_with_its_request_answer_and_timeline(lo
     assert request["messages"][-1] == {"role": "user", "content": "Name a colour."}
     assert received["content"] == answer and received["finish_reason"] == "length"
     [figure] = [f for f in figures(local_app) if f["layout"]["xaxis"]["title"]["text"] == "ms since the trace started"]
-    assert [bar["name"] for bar in figure["data"]] == ["ok"] and figure["data"][0]["y"] == [
-        f"1. {CHAT} · chat · attempt 1"
-    ]
+    assert [bar["name"] for bar in figure["data"]] == ["ok"]
+    assert figure["data"][0]["y"] == [f"1. {CHAT} · chat · attempt 1"]
+    # Copy as code: the View code generator's snippets for the recorded request.
+    snippets = [block.value for block in local_app.code]
+    assert any("client.complete(" in code and "'content': 'Name a colour.'" in code for code in snippets)
+    assert any(code.startswith("curl ") and '"max_tokens": 4' in code for code in snippets)
 
 
 def test_a_rejected_parameter_shows_its_error_card(local_app: AppTest) -> None:
