@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app import run_slots
 from app.components.compare_handoff import switch_to_chat_if_requested, switch_to_compare_if_requested
 from app.components.trace_actions import render_actions
 from app.components.trace_detail import render_summary, render_trace
@@ -89,8 +90,10 @@ def render() -> None:
     switch_to_chat_if_requested()
     switch_to_compare_if_requested()
     st.title("Traces")
-    # A call that just finished may still be on the recorder's queue: wait a little for it to be written.
-    tracing.flush(timeout=FLUSH_WAIT_S)
+    # A call that just finished may still be on the recorder's queue: wait a little for it to be written (other
+    # sessions' pages run meanwhile).
+    with run_slots.released():
+        tracing.flush(timeout=FLUSH_WAIT_S)
     store = open_store()
     wanted = st.query_params.get(QUERY_TRACE)
     try:
