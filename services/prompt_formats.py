@@ -721,8 +721,6 @@ def _to_prompty(out: Prompt, notices: list[str]) -> None:
     if out.evaluators:
         notices.append("Prompty has no evaluators: they are left out.")
         out.evaluators = []
-    if out.model.deployment and not out.model.configuration:
-        out.model.configuration = {"name": out.model.deployment}
 
 
 # --- common ---------------------------------------------------------------------------------------------------------
