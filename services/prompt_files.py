@@ -202,7 +202,7 @@ def _check_display_name(folder: Path, prompt: Prompt, own: Path | None) -> None:
         return
     for row in list_prompts(folder):
         if row.error is None and row.path != own and row.name.strip().lower() == prompt.name.strip().lower():
-            raise PromptExistsError(f"Another prompt ({row.path.name}) is already named {prompt.name!r}.")
+            raise PromptExistsError(f"Another prompt ({row.path.name}) is already named {row.name!r}.")
 
 
 def save_prompt(
