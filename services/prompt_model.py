@@ -1,7 +1,6 @@
 """The prompt asset as plain data (what a `.prompty` or `.prompt.yml` file holds), and the errors reading one raises.
 
-Formats live in services/prompt_formats.py, rendering in services/prompt_render.py, the folder in
-services/prompt_files.py; services/prompts.py is the one module callers import.
+services/prompts.py is the one module callers import; it lists where each part lives.
 """
 
 from __future__ import annotations

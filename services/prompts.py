@@ -4,12 +4,16 @@ Decision: the `prompty` package (PyPI 2.1.0) is not used; PyYAML + Jinja2's sand
 Prompty v2 shape (`model.id` / `connection` / `options`, `inputs` as a list; a legacy `template: jinja2` is rejected),
 not the v1 shape that Azure AI Foundry, the Azure AI Inference SDK's `PromptTemplate.from_prompty` and the existing
 `.prompty` files use (`model.configuration` / `parameters`, `sample`); its loader resolves `${env:VAR}` references
-while loading (and fails when one is unset), where this playground must keep them as references; it has no writer for
-either shape, and would add `aiofiles`. PyYAML 6.0.3 and Jinja2 3.1.6 were already pinned (streamlit and the Azure
-SDK bring them). So: parsing and writing here (services/prompt_formats.py), rendering in an
-ImmutableSandboxedEnvironment with StrictUndefined and bounded output (services/prompt_render.py), `.prompt.yml`
-placeholders with GitHub's own plain `{{name}}` substitution (not Jinja2; see prompt_render), the folder in
-services/prompt_files.py. Prompty v2 files are read (into the v1 shape) as well.
+while loading (and fails when one is unset), where this playground must keep them as references; it writes only
+the v2 shape (`Agent.to_yaml`), which the Azure SDK cannot load (it expects `inputs` as a mapping); and it would add
+`aiofiles`. PyYAML 6.0.3 and Jinja2 3.1.6 were already pinned in constraints.txt (now direct requirements too).
+Prompty v2 files are read here too (into the v1 shape).
+
+Where things live: the data model and errors in prompt_model.py; `.prompty` in prompt_prompty.py, `.prompt.yml` in
+prompt_yml.py, converting between them in prompt_convert.py (what a format cannot hold is named in notices), shared
+YAML handling in prompt_yaml.py; rendering in prompt_render.py, with Jinja2 in prompt_sandbox.py
+(ImmutableSandboxedEnvironment, StrictUndefined, bounded output) and GitHub's plain `{{name}}` substitution for
+`.prompt.yml` in prompt_syntax.py (not Jinja2: see prompt_render's docstring); the library folder in prompt_files.py.
 
 This module is the one to import: it re-exports the public API and maps a prompt's model settings to the
 playground's deployments and request parameters.
@@ -95,6 +99,7 @@ __all__ = [
     "list_prompts",
     "load_prompt",
     "model_ref_for",
+    "parameters_from_request",
     "parse_prompt",
     "prompt_variables",
     "prompts_dir",
@@ -166,6 +171,18 @@ def chat_parameters(prompt: Prompt) -> dict[str, Any]:
         if not is_reference(value) and name not in params:
             params[name] = value
     return params
+
+
+def parameters_from_request(params: Mapping[str, Any]) -> PromptParameters:
+    """The inverse of chat_parameters: request parameters (e.g. the chat page's) as a prompt's parameters."""
+    known = ("temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty", "stop", "seed")
+    out = PromptParameters(**{name: params[name] for name in known if params.get(name) is not None})
+    fmt = params.get("response_format")
+    if isinstance(fmt, Mapping) and fmt.get("type") in ("text", "json_object", "json_schema"):
+        out.response_format = fmt["type"]
+        out.json_schema = dict(fmt["json_schema"]) if fmt["type"] == "json_schema" else None
+    out.extra = {k: v for k, v in params.items() if k not in (*known, "response_format") and v is not None}
+    return out
 
 
 def model_ref_for(deployment: Deployment) -> ModelRef:

@@ -29,6 +29,7 @@ from services.prompts import (
     dump_prompt,
     format_of,
     model_ref_for,
+    parameters_from_request,
     parse_prompt,
     render_messages,
 )
@@ -442,3 +443,22 @@ def test_chat_parameters_in_api_names_without_references() -> None:
     prompt = parse_prompt(text, "prompty")
     assert chat_parameters(prompt) == {"max_tokens": 10, "top_p": 0.5, "stop": ["END"], "tool_choice": "auto"}
     assert "response_format: ${file:schema.json}" in dump_prompt(prompt, "prompty").text
+
+
+def test_chat_page_parameters_round_trip_through_a_prompty_file() -> None:
+    request = {
+        "temperature": 0.3,
+        "max_tokens": 99,
+        "stop": ["\n\n"],
+        "seed": 5,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "object"}}},
+        "tools": [{"type": "function", "function": {"name": "f"}}],
+        "tool_choice": "auto",
+    }
+    prompt = Prompt(
+        name="from chat",
+        parameters=parameters_from_request(request),
+        messages=[PromptMessage(role="user", content="hi")],
+    )
+    assert chat_parameters(prompt) == request
+    assert chat_parameters(parse_prompt(dump_prompt(prompt, "prompty").text, "prompty")) == request
