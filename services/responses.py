@@ -114,6 +114,24 @@ def parse_embeddings(
     )
 
 
+_NOTHING: dict[str, Any] = {}  # read only: what a chunk without choices or delta is looked up in
+_decode_json = json.JSONDecoder().decode  # json.loads without its per-call argument checks
+_new_object = object.__new__
+_set_slot = object.__setattr__
+_DELTA_FIELDS = frozenset({"content", "tool_calls", "finish_reason", "usage"})
+
+
+def _content_delta(content: str) -> StreamDelta:
+    """StreamDelta(content=content) as pydantic's own model_construct builds it (the value is known to be a str, so
+    there is nothing to validate), at a third of the cost of validating it: this runs once per streamed chunk."""
+    delta = _new_object(StreamDelta)
+    _set_slot(delta, "__dict__", {"content": content, "tool_calls": None, "finish_reason": None, "usage": None})
+    _set_slot(delta, "__pydantic_fields_set__", set(_DELTA_FIELDS))  # all four given, as the validated call does
+    _set_slot(delta, "__pydantic_extra__", None)
+    _set_slot(delta, "__pydantic_private__", None)
+    return delta
+
+
 class StreamAssembler:
     """Turns SSE events into StreamDeltas and keeps the answer assembled so far."""
 
@@ -139,18 +157,19 @@ class StreamAssembler:
 
     def delta(self, event: ServerSentEvent) -> StreamDelta | None:
         """The delta of one event (None for `[DONE]` and empty chunks); raises the typed error of an error event."""
-        if event.data.strip() == "[DONE]":
+        data = event.data
+        if not data.startswith("{") and data.strip() == "[DONE]":
             self.done = True
             return None
         try:
-            chunk = json.loads(event.data)
-        except (json.JSONDecodeError, ValueError):
+            chunk = _decode_json(data)
+        except ValueError:  # json.JSONDecodeError included
             raise MalformedResponseError(
-                f"malformed stream chunk: {event.data[:80]!r}", deployment=self.deployment, request_id=self.request_id
+                f"malformed stream chunk: {data[:80]!r}", deployment=self.deployment, request_id=self.request_id
             ) from None
         if not isinstance(chunk, dict):
             raise MalformedResponseError(
-                f"malformed stream chunk: {event.data[:80]!r}", deployment=self.deployment, request_id=self.request_id
+                f"malformed stream chunk: {data[:80]!r}", deployment=self.deployment, request_id=self.request_id
             )
         if "error" in chunk or event.event == "error":
             raise self._stream_error(chunk)
@@ -158,12 +177,16 @@ class StreamAssembler:
             self.model = chunk["model"]
         if self.response_id is None and isinstance(chunk.get("id"), str):
             self.response_id = chunk["id"]
-        usage = _usage(chunk.get("usage"))
+        # Most chunks carry one piece of content and nothing else: the checks below are ordered and shared so that
+        # such a chunk costs as few lookups as possible, and its delta is built without validation (it is a str).
+        usage = chunk.get("usage")
         if usage is not None:
-            self.usage = usage
-        choices = chunk.get("choices") or []
-        choice = choices[0] if choices and isinstance(choices[0], dict) else {}
-        delta = choice.get("delta") or {}
+            usage = _usage(usage)
+            if usage is not None:
+                self.usage = usage
+        choices = chunk.get("choices")
+        choice = choices[0] if choices and isinstance(choices[0], dict) else _NOTHING
+        delta = choice.get("delta") or _NOTHING
         content = delta.get("content")
         if content:
             self.clock.mark_first()
@@ -177,10 +200,14 @@ class StreamAssembler:
         finish = choice.get("finish_reason")
         if finish:
             self.finish_reason = finish
-        if choice.get("content_filter_results"):
-            self.filter_results = choice["content_filter_results"]
-        if not content and calls is None and not finish and usage is None:
-            return None
+        filters = choice.get("content_filter_results")
+        if filters:
+            self.filter_results = filters
+        if calls is None and usage is None:
+            if finish is None and content and type(content) is str:
+                return _content_delta(content)
+            if not content and not finish:
+                return None
         return StreamDelta(content=content or None, tool_calls=calls, finish_reason=finish, usage=usage)
 
     def _merge_call(self, call: ToolCallDelta) -> None:

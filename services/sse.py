@@ -30,17 +30,25 @@ class SSEDecoder:
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]  # the LF of a CRLF split across two chunks
         self._pending_cr = False
-        buffer = self._buffer + chunk
+        buffer = self._buffer + chunk if self._buffer else chunk
         if b"\r" in buffer:
             self._pending_cr = buffer.endswith(b"\r")
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = buffer.split(b"\n")
         self._buffer = lines.pop()
         events: list[ServerSentEvent] = []
+        # `data:` lines and the blank lines ending events are nearly every line of a chat stream: handled inline
+        # (no call, only the value decoded); any other line goes through `_line`, as does the logic they mirror.
         for raw in lines:
-            event = self._line(raw.decode("utf-8", errors="replace"))
-            if event is not None:
-                events.append(event)
+            if raw.startswith(b"data:"):
+                self._data.append((raw[6:] if raw[5:6] == b" " else raw[5:]).decode("utf-8", errors="replace"))
+            elif raw:
+                self._line(raw.decode("utf-8", errors="replace"))
+            elif self._data:
+                events.append(ServerSentEvent("\n".join(self._data), self._event, self._id))
+                self._data, self._event = [], None
+            else:
+                self._event = None
         return events
 
     def flush(self) -> list[ServerSentEvent]:
