@@ -17,6 +17,7 @@ from app.components import transcript_io  # noqa: E402
 from app.components.sidebar import render_sidebar  # noqa: E402
 from app.components.trace_links import TRACES_URL_PATH  # noqa: E402
 from pages import chat, compare, embeddings, images, models, traces  # noqa: E402
+from services import tracing  # noqa: E402
 
 
 def main() -> None:
@@ -47,6 +48,8 @@ def main() -> None:
         # Before the sidebar's picker is drawn: a reload or a shared link (`?c=`) brings back the conversation
         # and picks the deployment it was held with.
         transcript_io.restore_from_url()
+    # Calls made while this page draws (and in the threads it starts) are recorded as made on it.
+    tracing.set_page(navigation.url_path or "chat")
     render_sidebar()
     navigation.run()
 
