@@ -177,7 +177,9 @@ def _cached_status(deployments: list[Deployment]) -> list[tuple[ModelInfo | Infe
             (k, d) for k, d in zip(keys, deployments, strict=True) if now - _STATUS.get(k, (-1e9,))[0] > STATUS_TTL_S
         ]
     if missing:
-        with run_slots.released(), ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
+        # One trace per round of status checks, not one per deployment: they are one thing the app did.
+        action = tracing.action("deployment status")
+        with run_slots.released(), action, ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
             targets = [d for _, d in missing]
             fetched = list(pool.map(tracing.carry(_fetch_info), targets, [_guard_for(d, None) for d in targets]))
         with _STATUS_LOCK:

@@ -237,6 +237,8 @@ class CallPlanner:
         retry_wait: float | None = None,
     ) -> None:
         """Record one attempt of `call` as a span (queued: the trace writer does the rest on its own thread)."""
+        if error is not None and isinstance(error, InferenceError):
+            error.trace_id = call.action.trace_id  # the error card can link to the trace that shows this failure
         target = tracing.recorder()
         if target is None:
             return

@@ -35,6 +35,7 @@ class InferenceError(Exception):
         self.status = status
         self.code = code
         self.request_id = request_id
+        self.trace_id: str | None = None  # the trace of the call that failed (set by the client when recorded)
         super().__init__(self._line())
 
     def _line(self) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from app.chat_params import JsonFieldError
+from app.components.trace_links import is_trace_id, trace_url
 from services.errors import (
     AuthenticationError,
     ContentFilterError,
@@ -181,8 +182,14 @@ def render_error(
         st.markdown(body)
         if isinstance(err, ContentFilterError):
             render_content_filter(err.categories, blocked="prompt")
+        trace_id = getattr(err, "trace_id", None)
+        where = []
         if isinstance(err, InferenceError) and err.request_id:
-            st.caption(f"Request id: `{err.request_id}`")
+            where.append(f"Request id: `{err.request_id}`")
+        if is_trace_id(trace_id):
+            where.append(f"[Open its trace]({trace_url(trace_id)})")  # every attempt, as sent and as answered
+        if where:
+            st.caption(" · ".join(where))
         buttons = st.container(horizontal=True, gap="small")
         if isinstance(err, UnsupportedParameterError) and on_retry_without is not None:
             buttons.button(

@@ -207,3 +207,23 @@ def test_text_from_a_foreign_error_body_is_bounded_and_escaped(
         assert "\\<img" in card and ":red\\[alarm\\]" in card and "\\$x^2\\$" in card
         assert "](http" not in card.replace("\\](http", "")
         assert len(card) < 1200  # bounded: the 2,000 x's do not all reach the page
+
+
+def test_an_error_card_links_to_the_trace_that_recorded_the_failure(local_app: AppTest) -> None:
+    import re
+
+    from services import tracing
+    from services.embedding_cache import data_dir
+    from services.trace_store import TraceStore
+
+    send(local_app, "Tell me about the forbiddenfruit please")
+    links = re.findall(r"\[Open its trace\]\(/traces\?trace=([0-9a-f]{32})\)", all_text(local_app))
+    assert len(links) == 1, all_text(local_app)
+    tracing.flush(10)
+    [span] = TraceStore(data_dir() / tracing.TRACE_FILE).spans(links[0])
+    assert (span["status"], span["error_type"], span["page"], span["action"]) == (
+        "error",
+        "ContentFilterError",
+        "chat",
+        "chat turn",
+    )
