@@ -210,11 +210,20 @@ def test_no_secret_reaches_pages_logs_exports_stores_or_code(
     page.get_by_text(f"Embedded 2 image(s) with {IMAGE}").wait_for(timeout=60_000)
     found.page(page, "images")
 
+    # The Traces page: every call above, its details opened, and both exports.
+    page.goto(f"{server.url}/traces")
+    wait_for_app(page)
+    found.page(page, "traces list")
+    spans = found.download(page, page.get_by_role("button", name="Export JSONL"), "traces JSONL")
+    found.download(page, page.get_by_role("button", name="Export OTLP JSON"), "traces OTLP JSON")
+    assert f'"deployment": "{LEAKY}"'.encode() in spans  # the echoing deployment's calls were recorded
+
     # What stayed behind: the log, and every file in the data directory (conversations, caches, stores).
     data_dir = server.config_path.parent / "data"
     files = sorted(path for path in data_dir.rglob("*") if path.is_file())
     assert any(path.name.startswith("embeddings") for path in files), files
     assert any(path.name.startswith("conversations") for path in files), files
+    assert any(path.name.startswith("traces") for path in files), files
     for path in files:
         found.add(f"data file {path.relative_to(data_dir)}", path.read_bytes())
     for store in EXTRA_STORES:
