@@ -1,4 +1,5 @@
-"""The ASGI application: routes for the serverless, multi-model and OpenAI-compatible styles."""
+"""The ASGI application: routes for the serverless, multi-model and OpenAI-compatible styles (plus OpenAI's
+`/completions` on each, for the chat model)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.routing import Route
 
 from local_endpoint.blocklist import Blocklist
 from local_endpoint.chat_routes import chat_completions
+from local_endpoint.completion_routes import text_completions
 from local_endpoint.config import EndpointConfig
 from local_endpoint.deployments import build_deployments
 from local_endpoint.embedding_routes import image_embeddings, text_embeddings
@@ -84,6 +86,8 @@ def create_app(config: EndpointConfig) -> Starlette:
             openai_style = style == "v1"
             if operation == "chat":
                 return await chat_completions(request, deployment, body, extra_mode, openai_style, blocklist, limits)
+            if operation == "completions":
+                return await text_completions(request, deployment, body, extra_mode, openai_style, blocklist)
             if operation == "embeddings":
                 return await text_embeddings(request, deployment, body, extra_mode, openai_style, limits)
             return await image_embeddings(request, deployment, body, extra_mode, limits)
@@ -103,13 +107,16 @@ def create_app(config: EndpointConfig) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/chat/completions", operation_route("chat", "v1"), methods=["POST"]),
+        Route("/v1/completions", operation_route("completions", "v1"), methods=["POST"]),
         Route("/v1/embeddings", operation_route("embeddings", "v1"), methods=["POST"]),
         Route("/models/info", operation_route("info", "models"), methods=["GET"]),
         Route("/models/chat/completions", operation_route("chat", "models"), methods=["POST"]),
+        Route("/models/completions", operation_route("completions", "models"), methods=["POST"]),
         Route("/models/embeddings", operation_route("embeddings", "models"), methods=["POST"]),
         Route("/models/images/embeddings", operation_route("images/embeddings", "models"), methods=["POST"]),
         Route("/{deployment}/info", operation_route("info", "serverless"), methods=["GET"]),
         Route("/{deployment}/chat/completions", operation_route("chat", "serverless"), methods=["POST"]),
+        Route("/{deployment}/completions", operation_route("completions", "serverless"), methods=["POST"]),
         Route("/{deployment}/embeddings", operation_route("embeddings", "serverless"), methods=["POST"]),
         Route("/{deployment}/images/embeddings", operation_route("images/embeddings", "serverless"), methods=["POST"]),
         Route("/{path:path}", not_served, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),

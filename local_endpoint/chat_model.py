@@ -1,5 +1,5 @@
-"""SmolLM2-135M-Instruct through llama-cpp-python: prompt formatting with the GGUF's own chat template, and a token
-loop that reports each piece of text and stops as soon as asked."""
+"""SmolLM2-135M-Instruct through llama-cpp-python: prompt formatting with the GGUF's own chat template (or a raw
+prompt for text completions), and a token loop that reports each piece of text and stops as soon as asked."""
 
 from __future__ import annotations
 
@@ -63,6 +63,14 @@ class ChatModel:
         """Token ids of `messages` rendered by the model's chat template, ready for the assistant's turn."""
         rendered = self.formatter(messages=messages)
         tokens = self.llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+        return self._fitting(tokens)
+
+    def text_tokens(self, prompt: str) -> list[int]:
+        """Token ids of a raw prompt (no chat template), tokenized as llama.cpp's own completion does: BOS when the
+        model asks for one, special tokens written in the text read as such."""
+        return self._fitting(self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+
+    def _fitting(self, tokens: list[int]) -> list[int]:
         if len(tokens) >= self.n_ctx:
             raise PromptTooLong(f"the prompt has {len(tokens)} tokens; the context window holds {self.n_ctx}")
         return tokens

@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from local_endpoint.errors import FieldProblem, UnprocessableError, invalid_input, not_supported
 from local_endpoint.limits import Limits, too_many
 from local_endpoint.params import integer, number, reject_extras
+
+if TYPE_CHECKING:
+    from local_endpoint.chat_model import ChatModel
 
 AZURE_KNOWN = {
     "messages", "frequency_penalty", "stream", "presence_penalty", "temperature", "top_p", "max_tokens",
@@ -39,11 +42,16 @@ class ChatRequest:
     sampling: dict[str, Any] = field(default_factory=dict)
     json_schema: dict[str, Any] | None = None
     json_mode: bool = False
+    prompt_param: ClassVar[str] = "messages"
 
     @property
     def prompt_text(self) -> str:
         """Everything the caller wrote, for the prompt blocklist check."""
         return "\n".join(m["content"] for m in self.messages)
+
+    def tokens(self, model: ChatModel) -> list[int]:
+        """The messages through the model's chat template, as token ids."""
+        return model.prompt_tokens(self.messages)
 
 
 def _message_text(i: int, message: Any) -> dict[str, str]:
@@ -127,7 +135,7 @@ def _stop(body: dict[str, Any]) -> list[str]:
 INT32 = 2**31
 
 
-def _llama_extras(extras: dict[str, Any]) -> dict[str, Any]:
+def llama_extras(extras: dict[str, Any]) -> dict[str, Any]:
     # llama.cpp takes these as C ints and floats: anything that does not fit would fail inside the model's thread.
     out: dict[str, Any] = {}
     for name, value in extras.items():
@@ -169,7 +177,7 @@ def parse_chat(
     if unsupported:
         raise UnprocessableError("parameter_not_supported", unsupported)
     known = AZURE_KNOWN | OPENAI_KNOWN if openai_style else AZURE_KNOWN
-    extras = _llama_extras(reject_extras(body, known, extra_mode, set(LLAMA_EXTRAS)))
+    extras = llama_extras(reject_extras(body, known, extra_mode, set(LLAMA_EXTRAS)))
 
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -193,11 +201,21 @@ def parse_chat(
         if body.get("logprobs"):
             raise not_supported(("logprobs",), body["logprobs"], "logprobs are not supported")
         if body.get("logit_bias") is not None:
-            extras["logit_bias"] = _llama_extras({"logit_bias": body["logit_bias"]})["logit_bias"]
-    request.sampling = {
+            extras["logit_bias"] = llama_extras({"logit_bias": body["logit_bias"]})["logit_bias"]
+    request.sampling = sampling(body, temperature, top_p, max_tokens if max_tokens is not None else -1, extras)
+    _response_format(body, request)
+    return request
+
+
+def sampling(
+    body: dict[str, Any], temperature: float | None, top_p: float | None, max_tokens: int, extras: dict[str, Any]
+) -> dict[str, Any]:
+    """llama.cpp's sampling arguments from validated values and the body's penalties, `stop` and `seed` (chat and
+    text completions alike)."""
+    out = {
         "temperature": DEFAULT_TEMPERATURE if temperature is None else temperature,
         "top_p": 1.0 if top_p is None else top_p,
-        "max_tokens": max_tokens if max_tokens is not None else -1,
+        "max_tokens": max_tokens,
         "presence_penalty": number(body, "presence_penalty", -2.0, 2.0) or 0.0,
         "frequency_penalty": number(body, "frequency_penalty", -2.0, 2.0) or 0.0,
         "stop": _stop(body),
@@ -205,9 +223,8 @@ def parse_chat(
     }
     seed = integer(body, "seed")
     if seed is not None:
-        request.sampling["seed"] = seed & 0xFFFFFFFF
-    _response_format(body, request)
-    return request
+        out["seed"] = seed & 0xFFFFFFFF
+    return out
 
 
 def build_grammar(request: ChatRequest) -> Any:

@@ -48,9 +48,52 @@ def prompt_filtered(match: Any) -> ContractError:
     )
 
 
-def _usage(run: ChatRun) -> dict[str, int]:
+def usage_of(run: ChatRun) -> dict[str, int]:
+    """The `usage` object of a finished run."""
     total = run.prompt_tokens + run.completion_tokens
     return {"prompt_tokens": run.prompt_tokens, "completion_tokens": run.completion_tokens, "total_tokens": total}
+
+
+async def start_run(
+    request: Request,
+    deployment: Deployment,
+    generation: Any,
+    blocklist: Blocklist,
+    grammar_of: Callable[[], Any] = lambda: None,
+) -> ChatRun:
+    """Check the prompt against the blocklist, wait for a turn on the model and start generating (chat and text
+    completions alike). The prompt's tokens are checked against the context window on the model's thread."""
+    match = blocklist.find(generation.prompt_text)
+    if match is not None:
+        raise prompt_filtered(match)
+    slot = deployment.slot
+    await until_disconnect(request, slot.model())
+    grammar = grammar_of()
+    turn = await until_disconnect(request, slot.take_turn())
+    run = ChatRun(slot, generation, grammar, blocklist)
+    try:
+        await run.start(turn)
+    except BaseException:
+        run.cancel()
+        raise
+    finally:
+        turn.release_unless_handed_over()
+    return run
+
+
+def event_stream(events: AsyncIterator[str], run: ChatRun) -> ClosingStreamingResponse:
+    """A `text/event-stream` answer that stops the run whenever the response ends."""
+    return ClosingStreamingResponse(
+        events, on_close=run.cancel, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+async def collect(request: Request, run: ChatRun) -> str:
+    """The whole answer of a non-streamed run (stopped when the client leaves)."""
+    try:
+        return await until_disconnect(request, _collect(run))
+    finally:
+        run.cancel()
 
 
 async def chat_completions(
@@ -62,37 +105,13 @@ async def chat_completions(
     blocklist: Blocklist,
     limits: Limits,
 ) -> Response:
-    """Validate, check the prompt, wait for a turn on the model and answer (streamed or not).
-
-    The prompt's tokens are checked against the context window on the model's thread (ChatRun.start)."""
+    """Validate, check the prompt, wait for a turn on the model and answer (streamed or not)."""
     chat = parse_chat(body, extra_mode=extra_mode, openai_style=openai_style, max_messages=limits.max_messages)
-    match = blocklist.find(chat.prompt_text)
-    if match is not None:
-        raise prompt_filtered(match)
-    slot = deployment.slot
-    await until_disconnect(request, slot.model())
-    grammar = build_grammar(chat)
-    turn = await until_disconnect(request, slot.take_turn())
-    run = ChatRun(slot, chat, grammar, blocklist)
-    try:
-        await run.start(turn)
-    except BaseException:
-        run.cancel()
-        raise
-    finally:
-        turn.release_unless_handed_over()
+    run = await start_run(request, deployment, chat, blocklist, lambda: build_grammar(chat))
     common = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": deployment.model_name}
     if chat.stream:
-        return ClosingStreamingResponse(
-            _sse(run, common),
-            on_close=run.cancel,
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache"},
-        )
-    try:
-        text = await until_disconnect(request, _collect(run))
-    finally:
-        run.cancel()
+        return event_stream(_sse(run, common), run)
+    text = await collect(request, run)
     choice: dict[str, Any] = {
         "index": 0,
         "finish_reason": run.finish_reason,
@@ -100,26 +119,27 @@ async def chat_completions(
     }
     if run.filter_match is not None:
         choice["content_filter_results"] = content_filter_result(run.filter_match)
-    return JSONResponse({**common, "object": "chat.completion", "choices": [choice], "usage": _usage(run)})
+    return JSONResponse({**common, "object": "chat.completion", "choices": [choice], "usage": usage_of(run)})
 
 
 async def _collect(run: ChatRun) -> str:
     return "".join([piece async for piece in run.pieces()])
 
 
-def _data(payload: dict[str, Any]) -> str:
+def sse_data(payload: dict[str, Any]) -> str:
+    """One `data:` event."""
     return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
 
 
 async def _sse(run: ChatRun, common: dict[str, Any]) -> AsyncIterator[str]:
     chunk = {**common, "object": "chat.completion.chunk"}
-    yield _data(
+    yield sse_data(
         {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
     )
     async for piece in run.pieces():
-        yield _data({**chunk, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+        yield sse_data({**chunk, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
     last: dict[str, Any] = {"index": 0, "delta": {}, "finish_reason": run.finish_reason}
     if run.filter_match is not None:
         last["content_filter_results"] = content_filter_result(run.filter_match)
-    yield _data({**chunk, "choices": [last], "usage": _usage(run)})
+    yield sse_data({**chunk, "choices": [last], "usage": usage_of(run)})
     yield "data: [DONE]\n\n"

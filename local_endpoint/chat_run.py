@@ -1,23 +1,40 @@
-"""One chat generation seen from the event loop: the worker thread's events, the output blocklist and cancelling."""
+"""One generation (a chat or a text completion) seen from the event loop: the worker thread's events, the output
+blocklist and cancelling."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol
 
 from local_endpoint.blocklist import Blocklist, BlocklistMatch
 from local_endpoint.chat_model import ChatModel, GenerationJob, PromptTooLong
-from local_endpoint.chat_request import ChatRequest
 from local_endpoint.errors import ContractError
 from local_endpoint.slots import ModelSlot, Turn
+
+
+class GenerationRequest(Protocol):
+    """What a run needs of a validated request (ChatRequest, CompletionRequest)."""
+
+    sampling: dict[str, Any]
+
+    @property
+    def prompt_param(self) -> str:
+        """The body field a prompt that does not fit is blamed on (`messages`, `prompt`)."""
+        ...
+
+    def tokens(self, model: ChatModel) -> list[int]:
+        """The prompt's token ids; PromptTooLong when it does not fit the context window."""
+        ...
 
 
 class ChatRun:
     """Starts generation on the model's thread; `pieces()` yields text that passed the output blocklist."""
 
-    def __init__(self, slot: ModelSlot[ChatModel], request: ChatRequest, grammar: Any, blocklist: Blocklist) -> None:
+    def __init__(
+        self, slot: ModelSlot[ChatModel], request: GenerationRequest, grammar: Any, blocklist: Blocklist
+    ) -> None:
         self._slot = slot
         self._request = request
         self._grammar = grammar
@@ -38,7 +55,7 @@ class ChatRun:
 
         def work(model: ChatModel) -> None:
             try:
-                tokens = model.prompt_tokens(self._request.messages)
+                tokens = self._request.tokens(model)
             except PromptTooLong as exc:
                 post("error", exc)
                 return
@@ -53,7 +70,7 @@ class ChatRun:
         kind, value = await self._events.get()
         if kind == "error":
             raise ContractError(400, "context_length_exceeded", f"This model's maximum context is exceeded: {value}",
-                                param="messages")  # fmt: skip
+                                param=self._request.prompt_param)  # fmt: skip
         self.prompt_tokens = value
 
     def cancel(self) -> None:

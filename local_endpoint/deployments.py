@@ -16,7 +16,8 @@ IMAGE_EMBEDDINGS = "image-descriptor"
 
 @dataclass
 class Deployment:
-    """One served model: `operation` is `chat`, `embeddings` or `images/embeddings` (the route it answers)."""
+    """One served model: `operation` is `chat`, `embeddings` or `images/embeddings` (the route it answers);
+    `also_serves` lists further routes (`completions` for the chat model)."""
 
     name: str
     operation: str
@@ -24,6 +25,11 @@ class Deployment:
     model_name: str
     provider: str
     slot: ModelSlot[Any]
+    also_serves: tuple[str, ...] = ()
+
+    def serves(self, operation: str) -> bool:
+        """True when this deployment answers `operation`'s route."""
+        return operation == self.operation or operation in self.also_serves
 
     def info(self) -> dict[str, str]:
         """The `/info` body."""
@@ -41,6 +47,7 @@ def build_deployments(config: EndpointConfig) -> dict[str, Deployment]:
             chat_model.MODEL_NAME,
             chat_model.PROVIDER,
             ModelSlot(CHAT, lambda: chat_model.load_chat_model(config), q),
+            also_serves=("completions",),
         ),
         Deployment(
             TEXT_EMBEDDINGS,

@@ -94,7 +94,7 @@ def find_deployment(
     """The deployment a request addresses: from the path (serverless) or the body/query `model` (others)."""
     if style == "serverless":
         found = deployments.get(request.path_params["deployment"])
-        if found is None or (operation != "info" and found.operation != operation):
+        if found is None or (operation != "info" and not found.serves(operation)):
             raise RouteNotServed()
         return found
     name = body.get("model") if isinstance(body, dict) else None
@@ -107,7 +107,7 @@ def find_deployment(
     if found is None:
         known = ", ".join(deployments)
         raise ContractError(404, "unknown_model", f"Unknown model: {name}. This endpoint serves: {known}.")
-    if operation != "info" and found.operation != operation:
+    if operation != "info" and not found.serves(operation):
         raise RouteNotServed()
     return found
 
