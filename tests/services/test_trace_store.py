@@ -3,7 +3,8 @@ processes at once."""
 
 from __future__ import annotations
 
-import multiprocessing
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -157,22 +158,26 @@ def test_a_store_that_cannot_be_opened_says_which_file(tmp_path: Path) -> None:
         TraceStore(blocker / "traces.sqlite").traces()
 
 
-def _write_many(path: str, worker: int, count: int) -> None:
-    store = TraceStore(path)
-    for i in range(count):
-        store.write([row(f"w{worker}-{i}", f"w{worker}-{i}-s", start=time.time_ns(), deployment=f"d{worker}")])
+_WRITER = """
+import sys, time
+from services.trace_store import TraceStore
+from tests.services.test_trace_store import row
+
+path, worker, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+store = TraceStore(path)
+for i in range(count):
+    store.write([row(f"w{worker}-{i}", f"w{worker}-{i}-s", start=time.time_ns(), deployment=f"d{worker}")])
+"""
 
 
 def test_several_processes_write_at_once_without_losing_a_span(tmp_path: Path) -> None:
     path = str(tmp_path / "shared.sqlite")
     TraceStore(path).write([row("seed", "seed", start=1)])  # the schema exists before the writers race
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_write_many, args=(path, n, 150)) for n in range(3)]
+    # Separate interpreters (not multiprocessing: AppTest runs in this process and swaps sys.modules["__main__"]).
+    root = Path(__file__).resolve().parents[2]
+    workers = [subprocess.Popen([sys.executable, "-c", _WRITER, path, str(n), "150"], cwd=root) for n in range(3)]
     for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(120)
-        assert worker.exitcode == 0
+        assert worker.wait(120) == 0
     store = TraceStore(path)
     assert store.count() == 451
     assert {item["deployment"]: item["calls"] for item in store.totals()} == {"d0": 150, "d1": 150, "d2": 150, "a": 1}
