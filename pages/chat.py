@@ -9,7 +9,15 @@ import streamlit as st
 
 from app import chat_state, state
 from app.chat_params import JsonFieldError, build_params
-from app.components import chat_pane, code_view, conversation_share, param_panel, system_prompt, transcript_io
+from app.components import (
+    chat_pane,
+    code_view,
+    conversation_share,
+    param_panel,
+    prompt_save_chat,
+    system_prompt,
+    transcript_io,
+)
 from services.transcript import api_messages
 
 SETTINGS_HEIGHT_PX = 720
@@ -57,6 +65,8 @@ def render() -> None:
                 code_view.render_code_view(deployment, api_messages(prompt, chat_state.turns()), params)
         with st.expander("Export / import"):
             transcript_io.render_transcript_io(deployment.name, params or {})
+        with st.expander("Save as prompt"):
+            prompt_save_chat.render_save_as_prompt(deployment, values)
         st.button("Clear conversation", key="chat_clear", on_click=_clear, icon=":material/delete:", disabled=pending)
         if not pending:
             # Every finished, stopped or failed turn, clear, edit and import ends in a run like this one; saving
