@@ -50,6 +50,7 @@ class Call:
 
 _OPERATIONS = {
     "/chat/completions": "chat",
+    "/completions": "text_completion",
     "/embeddings": "embeddings",
     "/images/embeddings": "image_embeddings",
     "/info": "info",
@@ -103,6 +104,10 @@ class CallPlanner:
     def chat(self, messages: Iterable[Any], params: dict[str, Any], *, stream: bool) -> Call:
         body, mode = http.chat_body(self.deployment, messages, params, stream=stream)
         return self._call("POST", "/chat/completions", body, mode, stream=stream)
+
+    def complete_text(self, prompt: str, params: dict[str, Any], *, stream: bool) -> Call:
+        body, mode = http.completions_body(self.deployment, prompt, params, stream=stream)
+        return self._call("POST", "/completions", body, mode, stream=stream)
 
     def embed(self, texts: list[str], params: dict[str, Any]) -> Call:
         if isinstance(texts, str) or not all(isinstance(text, str) for text in texts):

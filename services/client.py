@@ -17,9 +17,17 @@ from services.config import Deployment
 from services.errors import InferenceError, StreamInterruptedError
 from services.http import shutdown_socket, timeout_for
 from services.netguard import AddressGuard
-from services.responses import StreamAssembler, json_body, parse_chat, parse_embeddings, parse_info
+from services.responses import (
+    CompletionAssembler,
+    StreamAssembler,
+    json_body,
+    parse_chat,
+    parse_completion,
+    parse_embeddings,
+    parse_info,
+)
 from services.retry import RETRY_EXCEPTIONS, RetryPolicy
-from services.schemas import ChatResult, EmbeddingsResult, ImageInput, ModelInfo, StreamDelta
+from services.schemas import ChatResult, CompletionResult, EmbeddingsResult, ImageInput, ModelInfo, StreamDelta
 from services.sse import iter_events
 from services.transport import PlaygroundTransport, refusal_of, stopped_here
 
@@ -29,11 +37,13 @@ _httpx_log = logging.getLogger("httpx")
 class ChatStream:
     """Iterator of StreamDelta; `text` and `result` hold what arrived so far; close() drops the connection at once."""
 
+    _assembler_type: type[StreamAssembler] = StreamAssembler
+
     def __init__(self, response: httpx.Response, call: Call, planner: CallPlanner) -> None:
         self._response = response
         self._call = call
         self._planner = planner
-        self._assembler = StreamAssembler(
+        self._assembler = self._assembler_type(
             call.clock, deployment=planner.deployment.name, request_id=call.request_id, route=call.route
         )
         self._deltas = self._generate()
@@ -135,8 +145,24 @@ class ChatStream:
         self.close()
 
 
+class CompletionStream(ChatStream):
+    """A streamed text completion: the same iterator of StreamDelta (content pieces, then finish_reason and usage),
+    `text`, close() and context manager as ChatStream; `result` is a CompletionResult."""
+
+    _assembler_type = CompletionAssembler
+
+    @property
+    def result(self) -> CompletionResult:  # type: ignore[override]
+        """The completion assembled so far (stopped=True when closed before the end); valid after an error too."""
+        return self._assembler.result()  # type: ignore[return-value]
+
+    def __enter__(self) -> CompletionStream:
+        return self
+
+
 class InferenceClient:
-    """Calls one deployment: info, chat, stream_chat, embed, embed_images, list_models. Raises services.errors."""
+    """Calls one deployment: info, chat, stream_chat, embed, embed_images, list_models, complete_text,
+    stream_complete_text. Raises services.errors."""
 
     def __init__(
         self,
@@ -339,6 +365,22 @@ class InferenceClient:
                 data, call.clock, encoding=call.encoding, deployment=self.deployment.name, request_id=call.request_id
             ),
         )
+
+    def complete_text(self, prompt: str, **params: Any) -> CompletionResult:
+        """One text completion (`/completions`: the prompt continued as written, no chat template). Parameters as
+        http.COMPLETION_PARAMS (`echo`, `logprobs`, `suffix`, `stop`, `max_tokens`, ...) plus model_extras and
+        extra_parameters; a content_filter finish is `result.content_filtered`, not an error."""
+        call = self._planner.complete_text(prompt, params, stream=False)
+        data = self._json(call)
+        return self._parsed(
+            call,
+            lambda: parse_completion(data, call.clock, deployment=self.deployment.name, request_id=call.request_id),
+        )
+
+    def stream_complete_text(self, prompt: str, **params: Any) -> CompletionStream:
+        """Start a streamed text completion; errors before the first byte raise here (after retries)."""
+        call = self._planner.complete_text(prompt, params, stream=True)
+        return CompletionStream(self._send(call), call, self._planner)
 
     def close(self) -> None:
         """Close the pooled connections."""

@@ -35,6 +35,11 @@ CHAT_PARAMS = frozenset(
     {"temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty", "stop", "seed"}
     | {"response_format", "tools", "tool_choice", "model"}
 )
+# OpenAI's classic /completions: a raw prompt continued (no `messages`, no tools or response_format).
+COMPLETION_PARAMS = frozenset(
+    {"temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty", "stop", "seed"}
+    | {"echo", "logprobs", "suffix", "model"}
+)
 EMBED_PARAMS = frozenset({"dimensions", "encoding_format", "input_type", "model"})
 EXTRA_PARAMETER_MODES = ("pass-through", "drop", "error")
 # Kinds whose endpoint understands the `extra-parameters` header (Azure AI Model Inference and GitHub Models).
@@ -186,11 +191,27 @@ def split_extras(params: dict[str, Any], known: frozenset[str]) -> tuple[dict[st
 def chat_body(deployment: Deployment, messages: Iterable[Any], params: dict[str, Any], *, stream: bool) -> tuple:
     """(body, extra-parameters header value) for /chat/completions."""
     known, extras, mode = split_extras(params, CHAT_PARAMS)
-    if isinstance(known.get("stop"), str):
-        known["stop"] = [known["stop"]]
     if isinstance(known.get("response_format"), str):
         known["response_format"] = {"type": known["response_format"]}
-    body: dict[str, Any] = {"messages": message_dicts(messages)}
+    return _generation_body(deployment, {"messages": message_dicts(messages)}, known, extras, stream), mode
+
+
+def completions_body(deployment: Deployment, prompt: str, params: dict[str, Any], *, stream: bool) -> tuple:
+    """(body, extra-parameters header value) for /completions (the prompt as given, no chat template)."""
+    if not isinstance(prompt, str):
+        raise TypeError(f"a prompt must be a str, got {type(prompt).__name__}")
+    if not prompt:
+        raise ValueError("a prompt is required")
+    known, extras, mode = split_extras(params, COMPLETION_PARAMS)
+    return _generation_body(deployment, {"prompt": prompt}, known, extras, stream), mode
+
+
+def _generation_body(
+    deployment: Deployment, body: dict[str, Any], known: dict[str, Any], extras: dict[str, Any], stream: bool
+) -> dict[str, Any]:
+    """`body` (the content) with the model, the known parameters, the stream flags and the extras, in that order."""
+    if isinstance(known.get("stop"), str):
+        known["stop"] = [known["stop"]]
     if deployment.model:
         body["model"] = deployment.model
     body.update(known)
@@ -201,7 +222,7 @@ def chat_body(deployment: Deployment, messages: Iterable[Any], params: dict[str,
             body["stream_options"] = {"include_usage": True}
     # With `drop` the service removes extras itself; they are still sent so the choice stays the service's.
     body.update(extras)
-    return body, mode
+    return body
 
 
 def embed_body(deployment: Deployment, inputs: list[Any], params: dict[str, Any]) -> tuple:

@@ -12,6 +12,7 @@ from services.errors import InferenceError, MalformedResponseError, error_from_r
 from services.metrics import Stopwatch
 from services.schemas import (
     ChatResult,
+    CompletionResult,
     EmbeddingsResult,
     FunctionCall,
     FunctionCallDelta,
@@ -87,6 +88,31 @@ def parse_chat(data: dict[str, Any], clock: Stopwatch, *, deployment: str, reque
     )
 
 
+def parse_completion(data: dict[str, Any], clock: Stopwatch, *, deployment: str, request_id: str) -> CompletionResult:
+    """A CompletionResult from a text completion body (`choices[0].text`); content_filter is a flag, not an error."""
+    choices = data.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices else None
+    if not isinstance(choice, dict) or not isinstance(choice.get("text"), str):
+        raise MalformedResponseError(
+            "text completion answer has no choice with text", deployment=deployment, request_id=request_id
+        )
+    text = choice["text"]
+    usage = _usage(data.get("usage"))
+    finish = choice.get("finish_reason")
+    logprobs = choice.get("logprobs")
+    return CompletionResult(
+        text=text,
+        finish_reason=finish,
+        usage=usage,
+        metrics=clock.metrics(request_id=request_id, usage=usage, finish_reason=finish, text=text),
+        content_filtered=finish == "content_filter",
+        content_filter_results=choice.get("content_filter_results"),
+        model=data.get("model") if isinstance(data.get("model"), str) else None,
+        response_id=data.get("id") if isinstance(data.get("id"), str) else None,
+        logprobs=logprobs if isinstance(logprobs, dict) else None,
+    )
+
+
 def parse_embeddings(
     data: dict[str, Any], clock: Stopwatch, *, encoding: str | None, deployment: str, request_id: str
 ) -> EmbeddingsResult:
@@ -135,7 +161,11 @@ def _content_delta(content: str) -> StreamDelta:
 class StreamAssembler:
     """Turns SSE events into StreamDeltas and keeps the answer assembled so far."""
 
+    # Text completion chunks carry their piece as `choices[0].text` (with `logprobs`), chat chunks as `delta.content`.
+    text_chunks = False
+
     def __init__(self, clock: Stopwatch, *, deployment: str, request_id: str, route: str) -> None:
+        self._text_chunks = self.text_chunks  # read once per chunk: an instance attribute is the cheapest lookup
         self.clock = clock
         self.deployment = deployment
         self.request_id = request_id
@@ -186,8 +216,15 @@ class StreamAssembler:
                 self.usage = usage
         choices = chunk.get("choices")
         choice = choices[0] if choices and isinstance(choices[0], dict) else _NOTHING
-        delta = choice.get("delta") or _NOTHING
-        content = delta.get("content")
+        if self._text_chunks:
+            delta = _NOTHING
+            content = choice.get("text")
+            logprobs = choice.get("logprobs")
+            if logprobs:
+                self._merge_logprobs(logprobs)
+        else:
+            delta = choice.get("delta") or _NOTHING
+            content = delta.get("content")
         if content:
             self.clock.mark_first()
             self.pieces.append(content)
@@ -209,6 +246,9 @@ class StreamAssembler:
             if not content and not finish:
                 return None
         return StreamDelta(content=content or None, tool_calls=calls, finish_reason=finish, usage=usage)
+
+    def _merge_logprobs(self, logprobs: Any) -> None:
+        """Overridden by CompletionAssembler (chat chunks never reach here)."""
 
     def _merge_call(self, call: ToolCallDelta) -> None:
         entry = self.calls.setdefault(call.index, {"id": "", "name": "", "arguments": ""})
@@ -254,3 +294,41 @@ class StreamAssembler:
     def complete(self) -> bool:
         """True once `[DONE]` or a finish_reason arrived: a stream ending after this is not interrupted."""
         return self.done or self.finish_reason is not None
+
+
+class CompletionAssembler(StreamAssembler):
+    """The stream of a text completion (`text_completion` chunks): the same deltas, a CompletionResult, and each
+    chunk's logprobs lists joined."""
+
+    text_chunks = True
+
+    def __init__(self, clock: Stopwatch, *, deployment: str, request_id: str, route: str) -> None:
+        super().__init__(clock, deployment=deployment, request_id=request_id, route=route)
+        self.logprobs: dict[str, list[Any]] | None = None
+
+    def _merge_logprobs(self, logprobs: Any) -> None:
+        if not isinstance(logprobs, dict):
+            return
+        if self.logprobs is None:
+            self.logprobs = {}
+        for key, values in logprobs.items():
+            if isinstance(values, list):
+                self.logprobs.setdefault(key, []).extend(values)
+
+    def result(self) -> CompletionResult:  # type: ignore[override]
+        """The completion assembled so far, with metrics up to now."""
+        text = self.text
+        return CompletionResult(
+            text=text,
+            finish_reason=self.finish_reason,
+            usage=self.usage,
+            metrics=self.clock.metrics(
+                request_id=self.request_id, usage=self.usage, finish_reason=self.finish_reason, text=text
+            ),
+            content_filtered=self.finish_reason == "content_filter",
+            content_filter_results=self.filter_results,
+            stopped=self.stopped,
+            model=self.model,
+            response_id=self.response_id,
+            logprobs=self.logprobs,
+        )

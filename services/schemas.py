@@ -86,6 +86,23 @@ class ChatResult(BaseModel):
     response_id: str | None = None  # the completion's id (`chatcmpl-...`), when the endpoint sent one
 
 
+class CompletionResult(BaseModel):
+    """A text completion (`/completions`: the prompt continued as written) with its metrics; with `stopped`, the
+    part that arrived. `logprobs` is the endpoint's object (`tokens`, `token_logprobs`, `top_logprobs`,
+    `text_offset`) when it was asked for and served."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    metrics: Metrics
+    content_filtered: bool = False
+    content_filter_results: dict[str, Any] | None = None
+    stopped: bool = False
+    model: str | None = None  # the model that answered, as the endpoint named it
+    response_id: str | None = None  # the completion's id (`cmpl-...`), when the endpoint sent one
+    logprobs: dict[str, Any] | None = None
+
+
 class StreamDelta(BaseModel):
     """One streamed piece: some content, tool-call pieces, and on the last chunk finish_reason and usage."""
 

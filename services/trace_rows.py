@@ -21,11 +21,12 @@ from services.errors import (
     UnsupportedParameterError,
     redact_text,
 )
-from services.schemas import ChatResult, EmbeddingsResult, ModelInfo
+from services.schemas import ChatResult, CompletionResult, EmbeddingsResult, ModelInfo
 from services.tracing import SpanRecord
 
-# Body keys that are not parameters the user set: the content itself, and what the client adds for streaming.
-_CONTENT_KEYS = ("messages", "input")
+# Body keys that are not parameters the user set: the content itself (a text completion's prompt and suffix too),
+# and what the client adds for streaming.
+_CONTENT_KEYS = ("messages", "input", "prompt", "suffix")
 _TRANSPORT_KEYS = ("stream", "stream_options")
 _DATA_URL = "data:"
 
@@ -98,6 +99,21 @@ def answer_of(result: Any, *, content: bool) -> dict[str, Any] | None:
         if result.content_filter_results:
             answer["content_filter_results"] = result.content_filter_results
         return answer
+    if isinstance(result, CompletionResult):
+        answer = {
+            "finish_reason": result.finish_reason,
+            "model": result.model,
+            "id": result.response_id,
+            "stopped": result.stopped,
+            "content_filtered": result.content_filtered,
+        }
+        if content:
+            answer["content"] = result.text
+            if result.logprobs is not None:
+                answer["logprobs"] = result.logprobs
+        if result.content_filter_results:
+            answer["content_filter_results"] = result.content_filter_results
+        return answer
     if isinstance(result, EmbeddingsResult):
         shape = np.shape(result.vectors)
         return {"count": int(shape[0]), "dimensions": int(shape[1]) if len(shape) > 1 else 0, "model": result.model}
@@ -159,7 +175,8 @@ def span_row(span: SpanRecord, *, content: bool = True, images: str = "hash") ->
     usage = getattr(result, "usage", None)
     metrics = getattr(result, "metrics", None)
     input_tokens = usage.prompt_tokens if usage is not None else None
-    output_tokens = usage.completion_tokens if usage is not None and span.operation == "chat" else None
+    generated = span.operation in ("chat", "text_completion")
+    output_tokens = usage.completion_tokens if usage is not None and generated else None
     cost = None
     if usage is not None and (span.price_in is not None or span.price_out is not None):
         cost = (usage.prompt_tokens * (span.price_in or 0.0) + usage.completion_tokens * (span.price_out or 0.0)) / 1000
@@ -167,11 +184,11 @@ def span_row(span: SpanRecord, *, content: bool = True, images: str = "hash") ->
     answer = answer_of(result, content=content)
     search = ""
     if content:
-        texts = _text_of(request.get("messages") or request.get("input"))
+        texts = _text_of(request.get("messages") or request.get("input") or request.get("prompt"))
         if answer and isinstance(answer.get("content"), str):
             texts.append(answer["content"])
         search = redact_text(" ".join(texts), secrets).lower()
-    finish = getattr(result, "finish_reason", None) if isinstance(result, ChatResult) else None
+    finish = result.finish_reason if isinstance(result, ChatResult | CompletionResult) else None
     return {
         "span_id": span.span_id,
         "trace_id": span.trace_id,
