@@ -35,6 +35,7 @@ CHECK_TIMEOUT_S = 10.0
 # Parameter probes of one deployment run a few at a time: enough to be quick, few enough not to fill a small queue.
 WORKERS_PER_DEPLOYMENT = 3
 PROMPT = [{"role": "user", "content": "Reply with the JSON {} only."}]
+TEXT_PROMPT = "The JSON {} is"
 # The extra parameter sent under pass-through: a sampling knob many model servers know and the API does not define.
 EXTRA_PARAMETER = {"top_k": 1}
 JSON_SCHEMA = {
@@ -85,6 +86,8 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("seed", "seed", "seed", True),
     Capability("stop", "stop", "stop", True),
     Capability("pass_through", "pass-through extra", "model_extras", True),
+    # OpenAI's classic `/completions` (not in the Azure contract; vLLM, llama.cpp, Ollama and the embedded endpoint).
+    Capability("text_completion", "text completion", None, False),
 )
 CAPABILITY_BY_KEY = {c.key: c for c in CAPABILITIES}
 # After one of these on the first request, every other request would fail the same way: stop there.
@@ -213,6 +216,7 @@ def _checks(client: InferenceClient) -> dict[str, Callable[[], Any]]:
         "pass_through": lambda: client.chat(
             PROMPT, max_tokens=1, model_extras=dict(EXTRA_PARAMETER), extra_parameters="pass-through"
         ),
+        "text_completion": lambda: client.complete_text(TEXT_PROMPT, max_tokens=1),
     }
 
 

@@ -61,6 +61,7 @@ def render_capability_map() -> None:
     st.dataframe(styled, hide_index=True, width="stretch", key="models_capabilities")
     st.caption(
         "pass-through extra: `top_k: 1` sent with `extra-parameters: pass-through`. "
+        "text completion: OpenAI's classic `/completions` route (a raw prompt continued; not part of the Azure API). "
         "Open a deployment's details below for each answer in words."
     )
     for name, results in merged.items():

@@ -75,6 +75,8 @@ def test_probe_fills_the_capability_map_and_marks_params_for_the_chat_page(
     assert table.loc["all-minilm-l6-v2", "embeddings"] == "supported"
     assert table.loc["image-descriptor", "image embeddings"] == "supported"
     assert table.loc["image-descriptor", "chat"] == "not supported"
+    assert table.loc["smollm2-135m-instruct", "text completion"] == "supported"
+    assert table.loc["all-minilm-l6-v2", "text completion"] == "not supported"
     assert not any("Not probed yet" in i.value for i in at.info)
     # The chat page reads this store to mark controls.
     chat = local_deployments["smollm2-135m-instruct"]

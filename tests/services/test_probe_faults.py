@@ -73,3 +73,30 @@ def test_check_reports_reachability_and_round_trip(fault_server: FaultServer) ->
     # A 500 is an answer: reachable, but the error is shown.
     assert statuses["broken"].reachable
     assert statuses["broken"].error and "500" in statuses["broken"].error
+
+
+def _completion_body(text: str = " {}") -> dict:
+    return {
+        "id": "cmpl-1",
+        "object": "text_completion",
+        "model": "fault-model",
+        "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": "length"}],
+        "usage": {"prompt_tokens": 4, "completion_tokens": 1, "total_tokens": 5},
+    }
+
+
+def test_a_served_completions_route_is_text_completion_supported(fault_server: FaultServer) -> None:
+    scenario = fault_server.scenario(Reply(json=chat_body("{}")), Reply(json=_completion_body()))
+    report = probe_all([_deployment("both", scenario.endpoint)])["both"]
+    assert report.status("text_completion") is Status.SUPPORTED
+    [sent] = [r for r in scenario.requests if r.path == "/completions"]
+    assert sent.json()["max_tokens"] == 1 and isinstance(sent.json()["prompt"], str)
+
+
+def test_completions_answered_405_or_404_is_not_supported(fault_server: FaultServer) -> None:
+    refused = fault_server.scenario(Reply(json=chat_body("{}")), Reply(status=405, text="Method Not Allowed"))
+    missing = fault_server.scenario(Reply(json=chat_body("{}")), Reply(status=404, text="NOT FOUND"))
+    reports = probe_all([_deployment("refused", refused.endpoint), _deployment("missing", missing.endpoint)])
+    for name in ("refused", "missing"):
+        assert reports[name].status("text_completion") is Status.NOT_SUPPORTED
+        assert "/completions" in reports[name].results["text_completion"].detail

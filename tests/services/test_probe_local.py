@@ -16,6 +16,7 @@ def test_probe_maps_each_embedded_deployment_to_what_it_serves(local_deployments
     assert chat.status("seed") is Status.SUPPORTED
     assert chat.status("stop") is Status.SUPPORTED
     assert chat.status("embeddings") is Status.NOT_SUPPORTED
+    assert chat.status("text_completion") is Status.SUPPORTED  # the embedded endpoint's /completions
     # The small chat model has no tool calling: a real 422 naming the parameter.
     assert chat.status("tools") is Status.NOT_SUPPORTED
     assert chat.results["tools"].param == "tools"
@@ -24,6 +25,9 @@ def test_probe_maps_each_embedded_deployment_to_what_it_serves(local_deployments
     assert text.status("embeddings") is Status.SUPPORTED
     assert text.status("chat") is Status.NOT_SUPPORTED
     assert text.status("image_embeddings") is Status.NOT_SUPPORTED
+    assert text.status("text_completion") is Status.NOT_SUPPORTED
+    assert image.status("text_completion") is Status.NOT_SUPPORTED
+    assert "/completions" in image.results["text_completion"].detail
 
     assert image.status("image_embeddings") is Status.SUPPORTED
     assert image.status("embeddings") is Status.NOT_SUPPORTED

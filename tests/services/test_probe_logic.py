@@ -119,8 +119,10 @@ def test_probe_separates_supported_from_refused_parameters() -> None:
         "seed": Status.SUPPORTED,
         "stop": Status.SUPPORTED,
         "pass_through": Status.SUPPORTED,
+        "text_completion": Status.NOT_SUPPORTED,  # its 404 on /completions
     }
     assert report.results["tools"].param == "tools"
+    assert "/completions" in report.results["text_completion"].detail
     assert "tools" in report.results["tools"].detail
     assert "/embeddings" in report.results["embeddings"].detail or "404" in report.results["embeddings"].detail
     assert report.probed_at.tzinfo is not None
@@ -265,6 +267,7 @@ def test_every_capability_of_the_issue_is_probed() -> None:
         "seed",
         "stop",
         "pass_through",
+        "text_completion",
     ]
 
 
