@@ -6,7 +6,7 @@ import time
 
 from services.config import Deployment
 from services.probe import Status, check_all, probe_all
-from tests.fixtures.fault_server import FaultServer, Reply, chat_body, chat_chunks
+from tests.fixtures.fault_server import FaultServer, Reply, chat_body, chat_chunks, completion_body
 
 
 def _deployment(name: str, endpoint: str) -> Deployment:
@@ -75,18 +75,8 @@ def test_check_reports_reachability_and_round_trip(fault_server: FaultServer) ->
     assert statuses["broken"].error and "500" in statuses["broken"].error
 
 
-def _completion_body(text: str = " {}") -> dict:
-    return {
-        "id": "cmpl-1",
-        "object": "text_completion",
-        "model": "fault-model",
-        "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": "length"}],
-        "usage": {"prompt_tokens": 4, "completion_tokens": 1, "total_tokens": 5},
-    }
-
-
 def test_a_served_completions_route_is_text_completion_supported(fault_server: FaultServer) -> None:
-    scenario = fault_server.scenario(Reply(json=chat_body("{}")), Reply(json=_completion_body()))
+    scenario = fault_server.scenario(Reply(json=chat_body("{}")), Reply(json=completion_body(" {}", finish="length")))
     report = probe_all([_deployment("both", scenario.endpoint)])["both"]
     assert report.status("text_completion") is Status.SUPPORTED
     [sent] = [r for r in scenario.requests if r.path == "/completions"]
