@@ -27,6 +27,7 @@ _BASE = "prompts.base"
 _MESSAGE_IDS = "prompts.message_ids"
 _NEXT_ID = "prompts.next_id"
 _NOTICE = "prompts.notice"
+RUN_KEY = "prompts.run"  # the last run (app.components.prompt_run)
 _INPUT = "prompts.in."
 NAME_KEY = "prompts.in.name"
 DESCRIPTION_KEY = "prompts.in.description"
@@ -144,6 +145,8 @@ def open_in_editor(prompt: Prompt, *, keep_values: bool = False) -> None:
     typed = (f"{_INPUT}var.", f"{_INPUT}json.")
     values = {k: v for k, v in st.session_state.items() if isinstance(k, str) and k.startswith(typed)}
     _clear_inputs(keep=(DEPLOYMENT_KEY,) if keep_values else ())
+    if not keep_values:
+        st.session_state.pop(RUN_KEY, None)  # another prompt: the last answer was to something else
     st.session_state[_BASE] = prompt
     st.session_state[_MESSAGE_IDS] = []
     for message in prompt.messages:
@@ -181,6 +184,7 @@ def new_prompt() -> None:
 def close_editor() -> None:
     """Nothing open any more (after a delete)."""
     _clear_inputs()
+    st.session_state.pop(RUN_KEY, None)
     st.session_state[_BASE] = None
     st.session_state[_MESSAGE_IDS] = []
 

@@ -30,7 +30,7 @@ from services.prompts import Prompt, chat_parameters, choose_deployment
 from services.safe_markdown import code_span, escape_markdown
 
 _PENDING = "prompts.run_pending"
-_RUN = "prompts.run"
+_RUN = prompt_draft.RUN_KEY
 _LOCK = "prompts.run_lock"
 STOP_KEY = "prompts.stop"
 POLL_INTERVAL_S = 0.03

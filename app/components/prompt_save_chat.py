@@ -71,6 +71,8 @@ def prompt_from_chat(
         notes.append("Tool calls in the answers are left out (their text is kept).")
     messages = [PromptMessage(role="system", content=literal(system))] if system.strip() else []
     messages += [PromptMessage(role=turn.role, content=literal(turn.content)) for turn in sent]
+    if not messages:
+        raise PromptError("There is no system prompt and no message yet: nothing to save.")
     prompt = Prompt(
         name=name,
         description=f"Saved from a chat with {deployment.name}.",
