@@ -82,7 +82,9 @@ def test_openai_sdk_lists_every_deployment(local_endpoint_url: str) -> None:
         ("/smollm2-135m-instruct/images/embeddings", "POST"),
         ("/image-descriptor/embeddings", "POST"),
         ("/no-such-deployment/info", "GET"),
-        ("/smollm2-135m-instruct/completions", "POST"),
+        # The chat model serves OpenAI's /completions (a local addition); the embedding models do not.
+        ("/all-minilm-l6-v2/completions", "POST"),
+        ("/smollm2-135m-instruct/audio/transcriptions", "POST"),
     ],
 )
 def test_route_the_deployment_does_not_serve_is_plain_text_404(local_endpoint_url: str, path: str, method: str) -> None:
