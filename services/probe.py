@@ -80,14 +80,14 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("streaming", "streaming", "stream", True),
     Capability("embeddings", "embeddings", None, False),
     Capability("image_embeddings", "image embeddings", None, False),
+    # OpenAI's classic `/completions` (not in the Azure contract; vLLM, llama.cpp, Ollama and the embedded endpoint).
+    Capability("text_completion", "text completion", None, False),
     Capability("json_object", "json_object", "response_format", True),
     Capability("json_schema", "json_schema", "response_format", True),
     Capability("tools", "tools", "tools", True),
     Capability("seed", "seed", "seed", True),
     Capability("stop", "stop", "stop", True),
     Capability("pass_through", "pass-through extra", "model_extras", True),
-    # OpenAI's classic `/completions` (not in the Azure contract; vLLM, llama.cpp, Ollama and the embedded endpoint).
-    Capability("text_completion", "text completion", None, False),
 )
 CAPABILITY_BY_KEY = {c.key: c for c in CAPABILITIES}
 # After one of these on the first request, every other request would fail the same way: stop there.

@@ -261,13 +261,13 @@ def test_every_capability_of_the_issue_is_probed() -> None:
         "streaming",
         "embeddings",
         "image_embeddings",
+        "text_completion",
         "json_object",
         "json_schema",
         "tools",
         "seed",
         "stop",
         "pass_through",
-        "text_completion",
     ]
 
 
