@@ -170,6 +170,12 @@ def _message_events(row: Mapping[str, Any], request: Mapping[str, Any], answer: 
                 continue
             # The whole message as it was sent, role included, as the azure-ai-inference SDK records it.
             events.append(_event(name, provider, dict(message), row.get("start_ns")))
+    prompt = request.get("prompt")
+    if isinstance(prompt, str):
+        # A text completion's prompt is what the user sent: recorded as a user message, the nearest convention.
+        events.append(
+            _event(_MESSAGE_EVENTS["user"], provider, {"role": "user", "content": prompt}, row.get("start_ns"))
+        )
     if "content" in answer:
         message: dict[str, Any] = {"content": answer.get("content")}
         if answer.get("tool_calls"):

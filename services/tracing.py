@@ -117,7 +117,7 @@ class SpanRecord:
     trace_id: str
     action: str
     page: str
-    operation: str  # chat | embeddings | image_embeddings | info | models
+    operation: str  # chat | text_completion | embeddings | image_embeddings | info | models (calls._OPERATIONS)
     deployment: str
     host: str
     api: str

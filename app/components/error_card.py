@@ -37,6 +37,7 @@ ROUTE_NAMES = {
     "/embeddings": "text embeddings",
     "/images/embeddings": "image embeddings",
     "/info": "model information (/info)",
+    "/completions": "text completion (/completions)",
 }
 
 

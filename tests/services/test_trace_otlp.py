@@ -296,3 +296,18 @@ def test_exporter_follows_the_environment(monkeypatch: pytest.MonkeyPatch, otlp_
     again = trace_otlp.exporter_from_env()
     assert again is not None and again is not first
     assert first.shutdown(timeout=2)
+
+
+def test_a_text_completion_exports_its_prompt_and_text(
+    local_deployments: dict[str, Deployment], to_receiver: OtlpReceiver
+) -> None:
+    prompt = "The sky is"
+    with InferenceClient(local_deployments[CHAT]) as client, tracing.action("prompt run") as action:
+        result = client.complete_text(prompt, max_tokens=4)
+    [row] = store_spans(action.trace_id)
+    span = received_for(to_receiver, [row])[row["span_id"]]
+    assert span.attributes["gen_ai.operation.name"] == "text_completion"
+    events = span.events()
+    assert [name for name, _ in events] == ["gen_ai.user.message", "gen_ai.choice"]
+    assert json.loads(events[0][1]["gen_ai.event.content"]) == {"role": "user", "content": prompt}
+    assert json.loads(events[1][1]["gen_ai.event.content"])["message"]["content"] == result.text
