@@ -53,6 +53,7 @@ _OPERATIONS = {
     "/completions": "text_completion",
     "/embeddings": "embeddings",
     "/images/embeddings": "image_embeddings",
+    "/images/generations": "image_generation",
     "/info": "info",
     "/models": "models",
 }
@@ -120,6 +121,10 @@ class CallPlanner:
     def embed_images(self, images: Iterable[ImageInput | bytes | Path | str], params: dict[str, Any]) -> Call:
         body, mode = http.embed_body(self.deployment, http.image_inputs(images), params)
         return self._call("POST", "/images/embeddings", body, mode, encoding=body.get("encoding_format"))
+
+    def generate_images(self, body: dict[str, Any], mode: str | None) -> Call:
+        """A call to /images/generations with a body built by services.image_generation."""
+        return self._call("POST", "/images/generations", body, mode)
 
     def headers(self, call: Call, bearer_token: str | None = None) -> dict[str, str]:
         return http.build_headers(

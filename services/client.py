@@ -12,10 +12,12 @@ from typing import Any
 
 import httpx
 
+from services import image_generation
 from services.calls import Call, CallPlanner
 from services.config import Deployment
 from services.errors import InferenceError, StreamInterruptedError
 from services.http import shutdown_socket, timeout_for
+from services.image_schemas import ImageGenerationResult
 from services.netguard import AddressGuard
 from services.responses import (
     CompletionAssembler,
@@ -381,6 +383,14 @@ class InferenceClient:
         """Start a streamed text completion; errors before the first byte raise here (after retries)."""
         call = self._planner.complete_text(prompt, params, stream=True)
         return CompletionStream(self._send(call), call, self._planner)
+
+    def generate_images(self, prompt: str, **params: Any) -> ImageGenerationResult:
+        """Images from a text prompt (`/images/generations`) in the deployment kind's dialect. Parameters as
+        image_generation.IMAGE_PARAMS (`size`, `n`, `quality`, `style`, `response_format`, `background`,
+        `output_format`, `user`, `seed`, ...; unset ones are not sent) plus model_extras (`negative_prompt`, ...),
+        extra_parameters and `max_image_bytes` (the limit for a `url` answer, which is fetched from the endpoint's
+        own host only)."""
+        return image_generation.generate(self, prompt, params)
 
     def close(self) -> None:
         """Close the pooled connections."""

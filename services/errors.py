@@ -191,6 +191,17 @@ class StreamInterruptedError(EndpointUnavailableError):
     """The stream broke after some content arrived; that content was yielded before this was raised."""
 
 
+class ImageFetchError(InferenceError):
+    """A generated image answered as a `url` could not be fetched: it is on another host than the endpoint (never
+    fetched), it is larger than the limit, it is not an image, or its host answered an error. `host` is where the url
+    pointed (never the url itself: it may carry a signature) and `reason` says which."""
+
+    def __init__(self, message: str, *, host: str, reason: str, **kwargs: Any) -> None:
+        self.host = host
+        self.reason = reason
+        super().__init__(message, **kwargs)
+
+
 # --- parsing -------------------------------------------------------------------------------------------------------
 
 _EXTRA_PARAMS = re.compile(r"Extra parameters? (\[.*?\]) (?:is|are) not allowed")
@@ -202,7 +213,21 @@ _KEY_HINTS = {
     "session": "key entered in this session",
     "entra": "Entra ID token",
 }
-_PARAM_CODES = {"parameter_not_supported", "unsupported_parameter", "unsupported_value", "extra_forbidden"}
+_PARAM_CODES = {
+    "parameter_not_supported",
+    "unsupported_parameter",
+    "unsupported_value",
+    "extra_forbidden",
+    "unknown_parameter",  # OpenAI's images API: "Unknown parameter: 'style'." (gpt-image-1)
+}
+# OpenAI's code for a known parameter with a value it does not take ("Invalid value: '512x512'. Supported values...").
+_VALUE_CODES = {"invalid_value"}
+# A JSON-schema message that names its parameter at the end, as OpenAI's images API sends with `param: null`:
+# "'512x512' is not one of ['1024x1024', '1024x1792', '1792x1024'] - 'size'".
+_SCHEMA_PARAM = re.compile(r" - '([A-Za-z_][A-Za-z0-9_]*)'$")
+# Content safety codes: chat's `content_filter`, Azure OpenAI images' `content_policy_violation` (and its older
+# `contentFilter`), OpenAI images' `moderation_blocked`.
+_FILTER_CODES = {"content_filter", "content_policy_violation", "contentfilter", "moderation_blocked"}
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -274,10 +299,12 @@ def _unsupported_from_detail(detail: Any, sent: Mapping[str, Any]) -> tuple[str,
 
 
 def _content_filter(payload: Mapping[str, Any], message: str, common: dict[str, Any]) -> ContentFilterError | None:
-    inner = payload.get("innererror") if isinstance(payload.get("innererror"), dict) else {}
-    if payload.get("code") != "content_filter" and not inner.get("content_filter_result"):
+    # Chat errors spell it `innererror.content_filter_result`; image generation `inner_error.content_filter_results`.
+    inner = next((v for k in ("innererror", "inner_error") if isinstance(v := payload.get(k), dict)), {})
+    found = inner.get("content_filter_result") or inner.get("content_filter_results")
+    if str(payload.get("code")).lower() not in _FILTER_CODES and not found:
         return None
-    categories = inner.get("content_filter_result") or payload.get("content_filter_result") or {}
+    categories = found or payload.get("content_filter_result") or payload.get("content_filter_results") or {}
     error = ContentFilterError(
         message or "the prompt was blocked by content filtering", categories=categories, **common
     )
@@ -338,9 +365,12 @@ def error_from_response(
     detail = body.get("detail") if isinstance(body, dict) else None
     if status in (400, 422):
         found = _unsupported_from_detail(detail, sent) if detail is not None else None
-        if found is None and payload.get("param") and str(code).lower() in _PARAM_CODES:
+        if found is None and payload.get("param") and str(code).lower() in _PARAM_CODES | _VALUE_CODES:
             param = str(payload["param"])
-            found = (param, sent.get(param), message, None)
+            found = (param, sent.get(param), message, str(code))
+        named = _SCHEMA_PARAM.search(message) if found is None and not payload.get("param") else None
+        if named is not None and named.group(1) in sent:
+            found = (named.group(1), sent.get(named.group(1)), message, "invalid_value")
         if found is not None:
             param, value, why, kind = found
             shown = f" (value {value!r})" if value is not None else ""
@@ -358,6 +388,12 @@ def error_from_response(
                 f"does not support parameter {param!r}{shown}: {message or why}", param=param, value=value, **common
             )
 
+    if str(code).lower() == "operationnotsupported":
+        # Azure OpenAI's answer for a route the deployment's model does not serve ("The imagesGenerate operation does
+        # not work with the specified model, gpt-4o"): a 400, but the same thing as a 404 elsewhere.
+        return ModalityNotSupportedError(
+            f"does not offer {route} ({message or 'not supported'})", route=route, **common
+        )
     not_found = status in (404, 405, 424) and str(code).lower() not in ("deploymentnotfound",)
     if not_found:
         return ModalityNotSupportedError(f"does not offer {route} ({message or 'not found'})", route=route, **common)

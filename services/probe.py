@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from PIL import Image
 
-from services import tracing
+from services import image_generation, tracing
 from services.client import InferenceClient
 from services.config import Deployment
 from services.errors import (
@@ -82,6 +82,8 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("image_embeddings", "image embeddings", None, False),
     # OpenAI's classic `/completions` (not in the Azure contract; vLLM, llama.cpp, Ollama and the embedded endpoint).
     Capability("text_completion", "text completion", None, False),
+    # `/images/generations`, asked with an empty prompt: a generator refuses it before drawing, so nothing is billed.
+    Capability("image_generation", "image generation", None, False),
     Capability("json_object", "json_object", "response_format", True),
     Capability("json_schema", "json_schema", "response_format", True),
     Capability("tools", "tools", "tools", True),
@@ -217,6 +219,7 @@ def _checks(client: InferenceClient) -> dict[str, Callable[[], Any]]:
             PROMPT, max_tokens=1, model_extras=dict(EXTRA_PARAMETER), extra_parameters="pass-through"
         ),
         "text_completion": lambda: client.complete_text(TEXT_PROMPT, max_tokens=1),
+        "image_generation": lambda: image_generation.probe_route(client),
     }
 
 

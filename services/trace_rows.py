@@ -11,6 +11,7 @@ import hashlib
 import json
 from typing import Any
 
+import httpx
 import numpy as np
 
 from services.errors import (
@@ -21,6 +22,7 @@ from services.errors import (
     UnsupportedParameterError,
     redact_text,
 )
+from services.image_schemas import GeneratedImage, ImageGenerationResult
 from services.schemas import ChatResult, CompletionResult, EmbeddingsResult, ModelInfo
 from services.tracing import SpanRecord
 
@@ -114,6 +116,21 @@ def answer_of(result: Any, *, content: bool) -> dict[str, Any] | None:
         if result.content_filter_results:
             answer["content_filter_results"] = result.content_filter_results
         return answer
+    if isinstance(result, ImageGenerationResult):
+        answer = {
+            "count": len(result.images),
+            "images": [_image_facts(image) for image in result.images],
+            "model": result.model,
+            "id": result.response_id,
+        }
+        if content and result.revised_prompts:
+            answer["revised_prompts"] = result.revised_prompts
+        filtered = {i.index: i.content_filter_results for i in result.images if i.content_filter_results}
+        if filtered:
+            answer["content_filter_results"] = filtered
+        return answer
+    if isinstance(result, GeneratedImage):  # one `url` image fetched
+        return _image_facts(result)
     if isinstance(result, EmbeddingsResult):
         shape = np.shape(result.vectors)
         return {"count": int(shape[0]), "dimensions": int(shape[1]) if len(shape) > 1 else 0, "model": result.model}
@@ -122,6 +139,24 @@ def answer_of(result: Any, *, content: bool) -> dict[str, Any] | None:
     if isinstance(result, list):
         return {"models": [str(item) for item in result]}
     return None
+
+
+def _image_facts(image: GeneratedImage) -> dict[str, Any]:
+    """A generated image as its size, format and byte count: never its bytes, never its url (it may be signed)."""
+    facts: dict[str, Any] = {"source": image.source, "size": image.size, "format": image.format}
+    if image.fetched:
+        facts["bytes"] = len(image.data)
+        facts["sha256"] = hashlib.sha256(image.data).hexdigest()[:16]
+    if image.url:
+        facts["host"] = _host_of(image.url)
+    return facts
+
+
+def _host_of(url: str) -> str:
+    try:
+        return httpx.URL(url).host
+    except (httpx.InvalidURL, TypeError):
+        return ""
 
 
 def error_of(error: Exception | None) -> dict[str, Any] | None:
@@ -175,7 +210,8 @@ def span_row(span: SpanRecord, *, content: bool = True, images: str = "hash") ->
     usage = getattr(result, "usage", None)
     metrics = getattr(result, "metrics", None)
     input_tokens = usage.prompt_tokens if usage is not None else None
-    generated = span.operation in ("chat", "text_completion")
+    # gpt-image-1 bills generated images as output tokens.
+    generated = span.operation in ("chat", "text_completion", "image_generation")
     output_tokens = usage.completion_tokens if usage is not None and generated else None
     cost = None
     if usage is not None and (span.price_in is not None or span.price_out is not None):

@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.fixtures.app_server",
     "tests.fixtures.counting_server",
     "tests.fixtures.otlp_receiver",
+    "tests.fixtures.image_server",
 ]
 
 

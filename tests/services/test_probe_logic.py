@@ -120,6 +120,7 @@ def test_probe_separates_supported_from_refused_parameters() -> None:
         "stop": Status.SUPPORTED,
         "pass_through": Status.SUPPORTED,
         "text_completion": Status.NOT_SUPPORTED,  # its 404 on /completions
+        "image_generation": Status.NOT_SUPPORTED,  # its 404 on /images/generations
     }
     assert report.results["tools"].param == "tools"
     assert "/completions" in report.results["text_completion"].detail
@@ -262,6 +263,7 @@ def test_every_capability_of_the_issue_is_probed() -> None:
         "embeddings",
         "image_embeddings",
         "text_completion",
+        "image_generation",
         "json_object",
         "json_schema",
         "tools",
