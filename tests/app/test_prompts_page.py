@@ -4,20 +4,25 @@ save / duplicate / delete, a file changed on disk, and "Save as prompt" from the
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from app.components import prompt_completion
+from app.state import unsupported_params
 from services import tracing
 from services.embedding_cache import data_dir
+from services.probe import CapabilityResult, ProbeReport, Status
 from services.prompts import MAX_FILE_BYTES, content_token, load_prompt, prompts_dir
 from services.safe_markdown import escape_markdown as shown
 from services.trace_store import TraceFilter, TraceStore
 from tests.app.conftest import all_text, cap_tokens, send
 from tests.fixtures.app_server import local_deployments_toml, toml_deployment
-from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks
+from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks, completion_chunks
 
 CHAT = "smollm2-135m-instruct"
 EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "prompts"
@@ -410,3 +415,236 @@ def test_save_as_prompt_from_chat_makes_the_last_message_a_variable_found_in_the
     click(at, "chat_prompt_save")
     assert "Not saved: " + shown("Another prompt (fruit-namer.prompty) is already named 'Fruit namer'.") in all_text(at)
     assert (prompts_dir() / "fruit-namer.prompty").read_bytes() == before
+
+
+# --- text mode: the rendered prompt as one raw text on /completions ---------------------------------------------------
+
+RAW = f"""---
+name: Raw capital
+model:
+  api: chat
+  configuration:
+    type: azure_openai
+    azure_deployment: {CHAT}
+  parameters:
+    max_tokens: 6
+    temperature: 0
+sample:
+  country: France
+---
+user:
+The capital of {{{{country}}}} is
+"""
+MODE = prompt_completion.MODE_KEY
+TEXT_MODE = prompt_completion.TEXT_MODE
+
+
+def text_mode(at: AppTest, prompt_file: str) -> AppTest:
+    """The prompt opened and the run pane switched to text completion."""
+    click(at, f"prompts.open.{prompt_file}")
+    at.radio(key=MODE).set_value(TEXT_MODE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def codes(at: AppTest) -> list[str]:
+    return [block.value for block in at.code]
+
+
+def text_spans() -> list[dict]:
+    """The spans of the one text completion trace recorded."""
+    tracing.flush()
+    found = TraceStore(data_dir() / tracing.TRACE_FILE)
+    [trace] = found.traces(TraceFilter(operations=("text_completion",)))
+    assert (trace["action"], trace["page"]) == ("prompt run", "prompts")
+    return found.spans(trace["trace_id"])
+
+
+def test_prompt_text_is_the_one_user_message_or_a_plain_transcript() -> None:
+    assert prompt_completion.prompt_text([{"role": "user", "content": "The sky is"}]) == "The sky is"
+    messages = [
+        {"role": "system", "content": "Answer in one word."},
+        {"role": "user", "content": "Capital of Italy?"},
+    ]
+    assert (
+        prompt_completion.prompt_text(messages)
+        == "System: Answer in one word.\n\nUser: Capital of Italy?\n\nAssistant:"
+    )
+    prefill = [*messages, {"role": "assistant", "content": "The capital is"}]
+    assert prompt_completion.prompt_text(prefill).endswith("User: Capital of Italy?\n\nAssistant: The capital is")
+
+
+def test_text_mode_streams_the_raw_text_on_the_embedded_endpoint_as_one_text_completion_span(
+    app_with_config: Callable[..., AppTest], local_endpoint_url: str
+) -> None:
+    at = app_with_config(local_deployments_toml(local_endpoint_url))
+    library(raw__prompty=RAW, capital__prompty=CAPITAL)
+    open_prompts(at)
+    # Several messages: the transcript is what would be sent, shown before sending.
+    text_mode(at, "capital.prompty")
+    assert "System: Answer in one word.\n\nUser: What is the capital of France?\n\nAssistant:" in codes(at)
+    assert "Not probed yet" in all_text(at)
+    # The parameters only /completions has appear in text mode, and go away in chat mode.
+    assert {"prompts.text.echo"} <= {c.key for c in at.checkbox}
+    at.radio(key=MODE).set_value(prompt_completion.CHAT_MODE).run()
+    assert "prompts.text.echo" not in {c.key for c in at.checkbox}
+    assert not [t for t in at.text_input if t.key == "prompts.text.suffix"]
+
+    # One user message: its text as written.
+    text_mode(at, "raw.prompty")
+    assert "The capital of France is" in codes(at)
+    assert "Parameters sent: `temperature`, `max_tokens`" in all_text(at)
+    click(at, "prompts.run_button")
+    run = at.session_state["prompts.run"]
+    assert run.as_text and run.text == "The capital of France is"
+    assert run.entry is not None and run.entry.error is None and run.entry.turn.content.strip()
+    assert run.params == {"temperature": 0, "max_tokens": 6}
+    assert "Answer from `smollm2-135m-instruct` (text completion, `/completions`)" in all_text(at)
+    strip = [c.value for c in at.caption if "first token" in str(c.value)]
+    assert strip and "tokens/s" in strip[0] and "finish:" in strip[0]
+    assert run.entry.turn.content.strip()[:8] in all_text(at)
+
+    [span] = text_spans()
+    assert (span["operation"], span["status"], span["route"]) == ("text_completion", "ok", "/completions")
+    request = json.loads(span["request"])
+    assert request["prompt"] == "The capital of France is" and request["params"]["max_tokens"] == 6
+    assert json.loads(span["answer"])["content"] == run.entry.turn.content
+    assert span["trace_id"] == run.entry.metrics.trace_id
+
+
+def test_a_prompt_without_max_tokens_still_sends_it_in_text_mode(
+    app_with_config: Callable[..., AppTest], fault_server: FaultServer
+) -> None:
+    scenario = fault_server.scenario(Reply(sse=completion_chunks([" Paris", "."])))
+    at = app_with_config(toml_deployment("fault", scenario.endpoint, api="openai", max_retries=0))
+    library(raw__prompty=RAW.replace("    max_tokens: 6\n", ""))
+    open_prompts(at)
+    text_mode(at, "raw.prompty")
+    click(at, "prompts.run_button")
+    [request] = scenario.requests
+    assert request.path.endswith("/completions") and not request.path.endswith("/chat/completions")
+    body = request.json()
+    assert body["prompt"] == "The capital of France is"
+    assert body["max_tokens"] == prompt_completion.DEFAULT_MAX_TOKENS and body["stream"] is True
+    assert at.session_state["prompts.run"].entry.turn.content == " Paris."
+
+
+def test_echo_shows_the_prompt_before_the_continuation(
+    app_with_config: Callable[..., AppTest], local_endpoint_url: str
+) -> None:
+    at = app_with_config(local_deployments_toml(local_endpoint_url))
+    library(raw__prompty=RAW)
+    open_prompts(at)
+    text_mode(at, "raw.prompty")
+    at.checkbox(key="prompts.text.echo").check().run()
+    assert "Parameters sent: `temperature`, `max_tokens`, `echo`" in all_text(at)
+    click(at, "prompts.run_button")
+    run = at.session_state["prompts.run"]
+    assert run.entry.error is None and run.params["echo"] is True
+    assert run.echoed == "The capital of France is"
+    assert "The prompt, echoed (`echo`):" in all_text(at)
+    # The rendered message and the text to send, before sending; then the echo in the answer.
+    assert codes(at).count("The capital of France is") == 3
+    # The endpoint answered the prompt and its continuation; the answer kept is the continuation.
+    [span] = text_spans()
+    assert json.loads(span["answer"])["content"] == "The capital of France is" + run.entry.turn.content
+    assert run.entry.turn.content.strip()
+
+
+def test_a_refused_suffix_gives_the_card_and_retry_without_works(
+    app_with_config: Callable[..., AppTest], local_endpoint_url: str
+) -> None:
+    at = app_with_config(local_deployments_toml(local_endpoint_url))
+    library(raw__prompty=RAW)
+    open_prompts(at)
+    text_mode(at, "raw.prompty")
+    at.text_input(key="prompts.text.suffix").input(" and that is all.").run()
+    click(at, "prompts.run_button")
+    assert f"{CHAT} does not support `suffix`" in all_text(at)
+    assert at.session_state["prompts.run"].entry.error is not None
+    retry = at.button(key="retry_without_prompt_run")
+    assert retry.label == "Retry without suffix"
+    retry.click().run()
+    assert not at.exception, at.exception
+    run = at.session_state["prompts.run"]
+    assert run.as_text and run.entry.error is None and run.entry.turn.content.strip()
+    assert "suffix" not in run.params
+    text = all_text(at)
+    assert "does not support `suffix`" not in text
+    assert "`suffix` is left out: " + shown("rejected with 422 on /completions") in text
+    assert at.text_input(key="prompts.text.suffix").value == " and that is all."  # what was typed stays
+    # Chat keeps its own refusals: nothing about /completions was marked on the deployment for chat.
+    assert "suffix" not in unsupported_params(CHAT)
+
+
+def test_a_chat_only_deployment_says_to_use_chat_mode(
+    app_with_config: Callable[..., AppTest], fault_server: FaultServer
+) -> None:
+    scenario = fault_server.scenario(Reply(status=404, text="Not Found"), Reply(sse=chat_chunks(["Paris"])))
+    at = app_with_config(toml_deployment("chat-only", scenario.endpoint, api="openai", max_retries=0))
+    library(raw__prompty=RAW)
+    open_prompts(at)
+    text_mode(at, "raw.prompty")
+    click(at, "prompts.run_button")
+    text = all_text(at)
+    assert f"**:red[{shown('chat-only')} does not serve /completions]**" in text
+    assert "offers chat completions only. Use **Chat** mode to run this prompt." in text
+    assert not [b for b in at.button if b.key == "retry_without_prompt_run"]
+    click(at, "prompts.text.use_chat")
+    assert at.radio(key=MODE).value == prompt_completion.CHAT_MODE
+    run = at.session_state["prompts.run"]
+    assert not run.as_text and run.entry.error is None and run.entry.turn.content == "Paris"
+    first, second = scenario.requests
+    assert first.path.endswith("/completions") and "/chat/" not in first.path
+    assert second.path.endswith("/chat/completions")
+
+
+def test_text_mode_is_not_offered_where_the_capability_map_found_no_completions(
+    app_with_config: Callable[..., AppTest], local_endpoint_url: str
+) -> None:
+    at = app_with_config(local_deployments_toml(local_endpoint_url))
+    library(raw__prompty=RAW)
+    open_prompts(at)
+    text_mode(at, "raw.prompty")
+    result = CapabilityResult("text_completion", Status.NOT_SUPPORTED, "HTTP 404 on /completions")
+    at.session_state["probe_reports"] = {CHAT: ProbeReport(CHAT, datetime.now(UTC), {"text_completion": result})}
+    at.run()
+    mode = at.radio(key=MODE)
+    assert mode.value == prompt_completion.CHAT_MODE and mode.disabled
+    assert "the capability map found that `smollm2-135m-instruct` does not serve `/completions`" in all_text(at)
+    assert "prompts.text.echo" not in {c.key for c in at.checkbox}
+
+    at.session_state["probe_reports"] = {
+        CHAT: ProbeReport(
+            CHAT,
+            datetime.now(UTC),
+            {"text_completion": CapabilityResult("text_completion", Status.SUPPORTED, "accepted")},
+        )
+    }
+    at.run()
+    at.radio(key=MODE).set_value(TEXT_MODE).run()
+    assert not at.radio(key=MODE).disabled
+    assert "The capability map found `/completions` served by `smollm2-135m-instruct`." in all_text(at)
+
+
+def test_logprobs_are_shown_as_a_table_of_the_first_fifty_tokens(
+    app_with_config: Callable[..., AppTest], fault_server: FaultServer
+) -> None:
+    pieces = [f" w{i}" for i in range(60)]
+    scenario = fault_server.scenario(Reply(sse=completion_chunks(pieces, finish="length", logprobs=True)))
+    at = app_with_config(toml_deployment("vllm", scenario.endpoint, api="openai", max_retries=0))
+    library(raw__prompty=RAW)
+    open_prompts(at)
+    text_mode(at, "raw.prompty")
+    at.number_input(key="prompts.text.logprobs").set_value(1).run()
+    click(at, "prompts.run_button")
+    [request] = scenario.requests
+    assert request.json()["logprobs"] == 1
+    run = at.session_state["prompts.run"]
+    assert run.entry.turn.content == "".join(pieces) and len(run.logprobs["tokens"]) == 60
+    assert "Token log probabilities (first 50 of 60)" in all_text(at)
+    [table] = [frame.value for frame in at.dataframe]
+    assert list(table.columns) == ["token", "logprob", "likeliest"]
+    assert len(table) == 50 and table["token"].tolist()[:2] == ["' w0'", "' w1'"]
+    assert table["logprob"].tolist() == [-0.5] * 50
+    assert table["likeliest"].tolist()[0] == "' w0' -0.50"
