@@ -103,5 +103,11 @@ def _render_code(span: dict[str, Any], conversation: Conversation) -> None:
             "no code can be written for it."
         )
         return
+    if span.get("operation") == "text_completion":
+        st.caption(
+            "This call was a text completion (`/completions`): the code here writes chat requests only. Open it in "
+            "chat to continue it as a conversation."
+        )
+        return
     request = loads(span.get("request")) or {}
     code_view.render_code_view(deployment, request.get("messages") or [], conversation.params)

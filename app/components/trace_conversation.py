@@ -1,5 +1,8 @@
 """A recorded chat span read back as a conversation: the chat page's entries, or the compare page's turns.
 
+A text completion span (`/completions`, the Prompts page's text mode) reads back as one user message (its prompt)
+and the assistant's answer (the continuation, without the prompt when it was echoed).
+
 The stored request holds the messages as sent and the parameters as sent (the body without its content), the answer
 what came back; images were stored as a size and hash unless PLAYGROUND_TRACE_IMAGES=full, so only data URLs come
 back as attachments.
@@ -21,6 +24,8 @@ from services.transcript import ChatTurn, TurnMetrics
 _DATA_URL = "data:"
 # Stored per call, but the chat panel does not set them: the deployment sends its own model.
 _NOT_PANEL = ("model",)
+# The calls that hold a conversation: chat, and a text completion (a prompt in, a continuation out).
+_CONVERSATION_OPERATIONS = ("chat", "text_completion")
 
 
 @dataclass
@@ -43,12 +48,19 @@ class _Messages:
 
 
 def final_chat_spans(spans: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The chat calls' last attempts (a retried attempt is not an answer), in the order they started."""
-    return [span for span in spans if span.get("operation") == "chat" and span.get("status") != "retried"]
+    """The chat (and text completion) calls' last attempts (a retried attempt is not an answer), in the order they
+    started."""
+    return [
+        span for span in spans if span.get("operation") in _CONVERSATION_OPERATIONS and span.get("status") != "retried"
+    ]
 
 
-def panel_params(sent: dict[str, Any]) -> dict[str, Any]:
-    """Parameters as sent (extras were merged into the body) back in the panel's shape, `model_extras` apart."""
+def panel_params(sent: dict[str, Any], *, text_completion: bool = False) -> dict[str, Any]:
+    """Parameters as sent (extras were merged into the body) back in the panel's shape, `model_extras` apart.
+
+    For a text completion only chat's own parameters are kept: `echo` and `logprobs` belong to `/completions`, and
+    its body's other names cannot be told apart from extras.
+    """
     params: dict[str, Any] = {}
     extras: dict[str, Any] = {}
     for name, value in sent.items():
@@ -56,7 +68,7 @@ def panel_params(sent: dict[str, Any]) -> dict[str, Any]:
             continue
         if name in CHAT_PARAMS:
             params[name] = value
-        else:
+        elif not text_completion:
             extras[name] = value
     if extras:
         # The extra-parameters header is not part of the body: the panel's default mode is what most calls use.
@@ -146,8 +158,11 @@ def metrics_of(span: dict[str, Any], spans: Sequence[dict[str, Any]] = ()) -> Me
     )
 
 
-def _answer_entry(span: dict[str, Any], spans: Sequence[dict[str, Any]]) -> ChatEntry | None:
+def _answer_entry(span: dict[str, Any], spans: Sequence[dict[str, Any]], echoed: str = "") -> ChatEntry | None:
     answer = loads(span.get("answer")) or {}
+    content = str(answer.get("content") or "")
+    if echoed and content.startswith(echoed):
+        content = content[len(echoed) :]
     error = error_from_detail(loads(span.get("error_detail")), str(span.get("deployment") or ""))
     if not answer and error is None:
         return None
@@ -156,7 +171,7 @@ def _answer_entry(span: dict[str, Any], spans: Sequence[dict[str, Any]]) -> Chat
     calls = answer.get("tool_calls")
     turn = ChatTurn(
         role="assistant",
-        content=str(answer.get("content") or ""),
+        content=content,
         tool_calls=[call for call in calls if isinstance(call, dict)] if isinstance(calls, list) else [],
         stopped=span.get("status") == "stopped",
         finish_reason=span.get("finish_reason"),
@@ -176,22 +191,28 @@ def _answer_entry(span: dict[str, Any], spans: Sequence[dict[str, Any]]) -> Chat
 def conversation_of(span: dict[str, Any], spans: Sequence[dict[str, Any]] = ()) -> Conversation | None:
     """The chat page's conversation for one chat span (None when its messages were not recorded)."""
     request = loads(span.get("request")) or {}
+    sent = request.get("params")
+    sent = sent if isinstance(sent, dict) else {}
+    text_completion = span.get("operation") == "text_completion"
     messages = request.get("messages")
+    echoed = ""
+    if text_completion and isinstance(request.get("prompt"), str):
+        messages = [{"role": "user", "content": request["prompt"]}]
+        echoed = request["prompt"] if sent.get("echo") else ""
     if not isinstance(messages, list):
         return None
     found = _messages(messages)
     entries = [ChatEntry(turn=turn) for turn in found.turns]
-    answer = _answer_entry(span, spans)
+    answer = _answer_entry(span, spans, echoed)
     if answer is not None:
         if answer.failed_empty:
             # As on the chat page: a prompt that got no answer is kept to read and retry, never sent as history.
             mark_prompt_failed(entries, answer.error or "stopped before an answer arrived")
         entries.append(answer)
-    sent = request.get("params")
     return Conversation(
         deployment=str(span.get("deployment") or ""),
         system_prompt="\n\n".join(found.system),
-        params=panel_params(sent if isinstance(sent, dict) else {}),
+        params=panel_params(sent, text_completion=text_completion),
         entries=entries,
         dropped_images=found.dropped_images,
         trace_id=str(span.get("trace_id") or ""),

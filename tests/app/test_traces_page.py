@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from app.components.trace_export import jsonl, otlp
 from services import tracing
 from services.client import InferenceClient
-from services.config import Deployment
+from services.config import LOCAL_API_VERSION, Deployment
 from services.embedding_cache import data_dir
 from services.trace_store import SPAN_COLUMNS, TraceFilter, TraceStore
 from tests.app.conftest import all_text, cap_tokens, send
@@ -44,6 +44,7 @@ def table(at: AppTest) -> pd.DataFrame:
 
 
 def store() -> TraceStore:
+    assert tracing.flush(10), "the trace writer did not catch up"  # it gathers spans for a moment before writing
     return TraceStore(data_dir() / tracing.TRACE_FILE)
 
 
@@ -376,3 +377,43 @@ def test_without_recorded_content_a_trace_cannot_be_opened_in_chat(
     assert "The messages of this trace were not recorded (PLAYGROUND_TRACE_CONTENT=false)" in all_text(at)
     assert not [button for button in at.button if button.key == "traces_open_chat"]
     assert "Keep this to yourself." not in json.dumps(json_values(at))
+
+
+def test_a_text_completion_opens_in_chat_as_its_prompt_and_answer(
+    app_with_config: Callable[..., AppTest], local_endpoint_url: str
+) -> None:
+    at = app_with_config(local_deployments_toml(local_endpoint_url))
+    prompt = "The capital of France is"
+    client = InferenceClient(
+        Deployment(name=CHAT, endpoint=f"{local_endpoint_url}/{CHAT}", api_version=LOCAL_API_VERSION)
+    )
+    with (
+        tracing.action("prompt run") as action,
+        client.stream_complete_text(prompt, max_tokens=6, temperature=0.2, echo=True) as stream,
+    ):
+        list(stream)
+    client.close()
+    echoed = stream.result.text
+    assert echoed.startswith(prompt) and len(echoed) > len(prompt)
+    tracing.flush()
+
+    # The Operation filter offers text completions, and finds this one.
+    open_traces(at)
+    assert "text_completion" in at.multiselect(key="traces_operations").options
+    at.multiselect(key="traces_operations").set_value(["text_completion"]).run()
+    rows = table(at)
+    assert rows["Action"].tolist() == ["prompt run"] and rows["Operation"].tolist() == ["text_completion"]
+
+    open_traces(at, action.trace_id)
+    assert "This call was a text completion (`/completions`)" in all_text(at)
+    at.button(key="traces_open_chat").click().run()
+    assert not at.exception, at.exception
+    assert at.subheader[0].value == f"Chat with {CHAT}"
+    # The prompt as the user's message, the continuation (without the echoed prompt) as the assistant's.
+    entries = at.session_state["chat_entries"]
+    assert [(e.turn.role, e.turn.content) for e in entries] == [("user", prompt), ("assistant", echoed[len(prompt) :])]
+    assert [m.markdown[0].value for m in at.chat_message] == [prompt, echoed[len(prompt) :].strip()]
+    assert at.session_state["p_max_tokens"] == 6 and at.session_state["p_temperature"] == 0.2
+    # `echo` belongs to /completions: it is not carried to chat as an extra parameter.
+    assert at.session_state["p_model_extras_on"] is False
+    assert f"Opened from trace `{action.trace_id}`" in all_text(at)
