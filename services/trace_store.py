@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Version 2: the free text and the per-deployment sums live beside the trace summaries, so listing, counting and
+# totals never read the (large) text. The store holds a log: an older layout is dropped, not migrated.
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spans (
     span_id TEXT PRIMARY KEY,
@@ -28,9 +31,10 @@ CREATE TABLE IF NOT EXISTS spans (
     status TEXT NOT NULL, http_status INTEGER, attempt INTEGER, retry_wait_s REAL,
     input_tokens INTEGER, output_tokens INTEGER, cost REAL, ttft_s REAL, total_s REAL,
     finish_reason TEXT, error_type TEXT, error TEXT,
-    request TEXT, answer TEXT, error_detail TEXT, search TEXT
+    request TEXT, answer TEXT, error_detail TEXT
 );
 CREATE INDEX IF NOT EXISTS spans_trace ON spans (trace_id, start_ns);
+CREATE INDEX IF NOT EXISTS spans_deployment ON spans (deployment);
 CREATE TABLE IF NOT EXISTS traces (
     trace_id TEXT PRIMARY KEY,
     start_ns INTEGER NOT NULL,
@@ -39,25 +43,34 @@ CREATE TABLE IF NOT EXISTS traces (
     deployments TEXT NOT NULL,
     operations TEXT NOT NULL,
     spans INTEGER NOT NULL, errors INTEGER NOT NULL, retries INTEGER NOT NULL, stopped INTEGER NOT NULL,
-    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, cost REAL,
-    search TEXT NOT NULL
+    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, cost REAL
 );
 CREATE INDEX IF NOT EXISTS traces_start ON traces (start_ns);
+CREATE INDEX IF NOT EXISTS traces_latency ON traces ((end_ns - start_ns));
+CREATE INDEX IF NOT EXISTS traces_tokens ON traces ((input_tokens + output_tokens));
+CREATE TABLE IF NOT EXISTS trace_text (trace_id TEXT PRIMARY KEY, search TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trace_deployments (
+    trace_id TEXT NOT NULL, deployment TEXT NOT NULL,
+    calls INTEGER NOT NULL, errors INTEGER NOT NULL, retries INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, cost REAL,
+    PRIMARY KEY (trace_id, deployment)
+) WITHOUT ROWID;
 """
+_TABLES = ("spans", "traces", "trace_text", "trace_deployments")
 
 SPAN_COLUMNS = (
     "span_id", "trace_id", "start_ns", "end_ns", "page", "action", "operation", "deployment", "host", "api", "route",
     "request_model", "response_model", "request_id", "status", "http_status", "attempt", "retry_wait_s",
     "input_tokens", "output_tokens", "cost", "ttft_s", "total_s", "finish_reason", "error_type", "error",
-    "request", "answer", "error_detail", "search",
+    "request", "answer", "error_detail",
 )  # fmt: skip
 
 # Merging a span into its trace's summary row: lists are kept as ",a,b," so a LIKE '%,a,%' finds a member.
 _UPSERT_TRACE = """
 INSERT INTO traces (trace_id, start_ns, end_ns, page, action, deployments, operations, spans, errors, retries,
-                    stopped, input_tokens, output_tokens, cost, search)
+                    stopped, input_tokens, output_tokens, cost)
 VALUES (:trace_id, :start_ns, :end_ns, :page, :action, ',' || :deployment || ',', ',' || :operation || ',', 1,
-        :is_error, :is_retry, :is_stopped, coalesce(:input_tokens, 0), coalesce(:output_tokens, 0), :cost, :search)
+        :is_error, :is_retry, :is_stopped, coalesce(:input_tokens, 0), coalesce(:output_tokens, 0), :cost)
 ON CONFLICT (trace_id) DO UPDATE SET
     start_ns = min(start_ns, excluded.start_ns),
     end_ns = max(end_ns, excluded.end_ns),
@@ -71,8 +84,23 @@ ON CONFLICT (trace_id) DO UPDATE SET
     stopped = stopped + excluded.stopped,
     input_tokens = input_tokens + excluded.input_tokens,
     output_tokens = output_tokens + excluded.output_tokens,
-    cost = CASE WHEN excluded.cost IS NULL THEN cost ELSE coalesce(cost, 0) + excluded.cost END,
-    search = CASE WHEN excluded.search = '' THEN search ELSE search || ' ' || excluded.search END
+    cost = CASE WHEN excluded.cost IS NULL THEN cost ELSE coalesce(cost, 0) + excluded.cost END
+"""
+_UPSERT_TEXT = """
+INSERT INTO trace_text (trace_id, search) VALUES (:trace_id, :search)
+ON CONFLICT (trace_id) DO UPDATE SET search = search || ' ' || excluded.search
+"""
+_UPSERT_DEPLOYMENT = """
+INSERT INTO trace_deployments (trace_id, deployment, calls, errors, retries, input_tokens, output_tokens, cost)
+VALUES (:trace_id, :deployment, 1, :is_error, :is_retry, coalesce(:input_tokens, 0), coalesce(:output_tokens, 0),
+        :cost)
+ON CONFLICT (trace_id, deployment) DO UPDATE SET
+    calls = calls + 1,
+    errors = errors + excluded.errors,
+    retries = retries + excluded.retries,
+    input_tokens = input_tokens + excluded.input_tokens,
+    output_tokens = output_tokens + excluded.output_tokens,
+    cost = CASE WHEN excluded.cost IS NULL THEN cost ELSE coalesce(cost, 0) + excluded.cost END
 """
 
 SORTS = {
@@ -120,7 +148,7 @@ class TraceFilter:
             clauses.append("t.start_ns <= ?")
             args.append(self.until_ns)
         if self.text.strip():
-            clauses.append("t.search LIKE ? ESCAPE '\\'")
+            clauses.append("t.trace_id IN (SELECT trace_id FROM trace_text WHERE search LIKE ? ESCAPE '\\')")
             args.append(f"%{_escape(self.text.strip().lower())}%")
         if self.trace_ids:
             clauses.append(f"t.trace_id IN ({','.join('?' for _ in self.trace_ids)})")
@@ -146,40 +174,66 @@ class TraceStore:
         self._ready = False
         self._pruned_at = 0.0
         self._lock = threading.Lock()
+        # The writer keeps its connection: opening and closing one per batch costs a WAL checkpoint and an fsync.
+        self._writer: sqlite3.Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30.0)
+            conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")  # app threads and other processes write the same file
             conn.execute("PRAGMA synchronous=NORMAL")
             if not self._ready:
-                conn.executescript(_SCHEMA)
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version != SCHEMA_VERSION:
+                    with conn:
+                        for table in _TABLES:
+                            conn.execute(f"DROP TABLE IF EXISTS {table}")
+                        conn.executescript(_SCHEMA)
+                        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 self._ready = True
             return conn
         except (sqlite3.Error, OSError) as exc:
             raise TraceStoreError(f"The trace store {self.path} cannot be opened: {exc}") from exc
 
+    def close(self) -> None:
+        """Close the kept writing connection (reads open their own)."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+
     # --- writing ------------------------------------------------------------------------------------------------
 
     def write(self, rows: Iterable[dict[str, Any]]) -> int:
-        """Store spans (a span id seen before is replaced, not added twice) and prune now and then."""
+        """Store spans in one transaction (a span id seen before is not added twice) and prune now and then."""
         rows = list(rows)
         if not rows:
             return 0
         insert = (
             f"INSERT OR IGNORE INTO spans ({', '.join(SPAN_COLUMNS)}) VALUES ({', '.join('?' * len(SPAN_COLUMNS))})"
         )
-        try:
-            with self._lock, closing(self._connect()) as conn, conn:
-                for row in rows:
-                    added = conn.execute(insert, [row.get(name) for name in SPAN_COLUMNS]).rowcount
-                    if added:
-                        conn.execute(_UPSERT_TRACE, _summary_args(row))
-                if time.monotonic() - self._pruned_at > _PRUNE_EVERY_S:
-                    self._prune(conn, time.time_ns())
-        except sqlite3.Error as exc:
-            raise TraceStoreError(f"The trace store {self.path} cannot be written: {exc}") from exc
+        with self._lock:
+            try:
+                if self._writer is None:
+                    self._writer = self._connect()
+                conn = self._writer
+                with conn:
+                    for row in rows:
+                        if conn.execute(insert, [row.get(name) for name in SPAN_COLUMNS]).rowcount:
+                            summary = _summary_args(row)
+                            conn.execute(_UPSERT_TRACE, summary)
+                            conn.execute(_UPSERT_DEPLOYMENT, summary)
+                            if summary["search"]:
+                                conn.execute(_UPSERT_TEXT, summary)
+                    if time.monotonic() - self._pruned_at > _PRUNE_EVERY_S:
+                        self._prune(conn, time.time_ns())
+            except sqlite3.Error as exc:
+                # A broken connection is not kept: the next batch opens a fresh one.
+                if self._writer is not None:
+                    self._writer.close()
+                    self._writer = None
+                raise TraceStoreError(f"The trace store {self.path} cannot be written: {exc}") from exc
         return len(rows)
 
     def prune(self, now_ns: int | None = None) -> int:
@@ -202,7 +256,8 @@ class TraceStore:
             if row is not None:
                 cutoff = max(cutoff, int(row[0]) + 1)
         doomed = "SELECT trace_id FROM traces WHERE start_ns < ?"
-        conn.execute(f"DELETE FROM spans WHERE trace_id IN ({doomed})", (cutoff,))
+        for table in ("spans", "trace_text", "trace_deployments"):
+            conn.execute(f"DELETE FROM {table} WHERE trace_id IN ({doomed})", (cutoff,))
         return conn.execute("DELETE FROM traces WHERE start_ns < ?", (cutoff,)).rowcount
 
     # --- reading ------------------------------------------------------------------------------------------------
@@ -256,12 +311,14 @@ class TraceStore:
         return [dict(row) for row in rows]
 
     def spans_of(self, where: TraceFilter | None = None, *, limit: int = 10_000) -> list[dict[str, Any]]:
-        """The spans of every trace the filter selects (newest traces first), for an export."""
+        """The spans of the newest traces the filter selects (at most `limit` spans), for an export."""
         clause, args = (where or TraceFilter()).where()
+        # Traces are picked first (on their small summary rows), then their spans are fetched by trace id.
         rows = self._read(
-            f"SELECT s.* FROM spans s JOIN traces t ON t.trace_id = s.trace_id {clause}"
-            " ORDER BY t.start_ns DESC, s.start_ns LIMIT ?",
-            [*args, limit],
+            f"SELECT s.* FROM (SELECT t.trace_id, t.start_ns AS picked_at FROM traces t {clause}"
+            " ORDER BY t.start_ns DESC LIMIT ?) AS picked JOIN spans s ON s.trace_id = picked.trace_id"
+            " ORDER BY picked.picked_at DESC, s.start_ns LIMIT ?",
+            [*args, limit, limit],
         )
         return [dict(row) for row in rows]
 
@@ -269,12 +326,11 @@ class TraceStore:
         """Per deployment over the filtered traces: calls, errors, retried attempts, tokens and cost."""
         clause, args = (where or TraceFilter()).where()
         rows = self._read(
-            "SELECT s.deployment AS deployment, count(*) AS calls,"
-            " sum(s.status = 'error') AS errors, sum(s.status = 'retried') AS retries,"
-            " coalesce(sum(s.input_tokens), 0) AS input_tokens, coalesce(sum(s.output_tokens), 0) AS output_tokens,"
-            " sum(s.cost) AS cost"
-            f" FROM spans s JOIN traces t ON t.trace_id = s.trace_id {clause}"
-            " GROUP BY s.deployment ORDER BY calls DESC, s.deployment",
+            "SELECT d.deployment AS deployment, sum(d.calls) AS calls, sum(d.errors) AS errors,"
+            " sum(d.retries) AS retries, sum(d.input_tokens) AS input_tokens, sum(d.output_tokens) AS output_tokens,"
+            " sum(d.cost) AS cost"
+            f" FROM trace_deployments d JOIN traces t ON t.trace_id = d.trace_id {clause}"
+            " GROUP BY d.deployment ORDER BY calls DESC, d.deployment",
             args,
         )
         return [dict(row) for row in rows]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from services.embedding_cache import data_dir
+from services.embedding_cache import DATA_DIR_ENV, data_dir
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 # An idle writer thread ends after this long; the next record starts a new one.
 _IDLE_S = 5.0
 _BATCH = 500
+# A batch gathers spans for this long: one transaction for many spans costs about what one span alone costs.
+_GATHER_S = 0.2
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -239,13 +241,20 @@ class Recorder:
                         self._wake()
                     return
                 continue
-            batch = [first]
-            while len(batch) < _BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._write(batch)
+            self._write(self._gather(first))
+
+    def _gather(self, first: SpanRecord | _Flush) -> list[SpanRecord | _Flush]:
+        """The batch that starts with `first`: what arrives within _GATHER_S (one transaction for a compare run's
+        panes, not one each), cut short by a flush that someone waits for."""
+        batch = [first]
+        deadline = time.monotonic() + _GATHER_S
+        while len(batch) < _BATCH and not isinstance(batch[-1], _Flush):
+            remaining = deadline - time.monotonic()
+            try:
+                batch.append(self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
 
     def _write(self, batch: list[SpanRecord | _Flush]) -> None:
         from services.trace_rows import span_row
@@ -283,18 +292,26 @@ def _export(rows: list[dict[str, Any]]) -> None:
 
 
 _recorders: dict[TraceSettings, Recorder] = {}
+_by_environment: dict[tuple[str | None, ...], Recorder | None] = {}
 _recorders_lock = threading.Lock()
+_SETTING_NAMES = (TRACE_ENV, TRACE_CONTENT_ENV, TRACE_IMAGES_ENV, RETENTION_DAYS_ENV, MAX_SPANS_ENV, DATA_DIR_ENV)
 
 
 def recorder() -> Recorder | None:
-    """The recorder for the current settings (None when recording is off)."""
+    """The recorder for the current settings (None when recording is off); looked up on the raw variables, so a
+    call pays a few dictionary reads, not a settings parse."""
+    env = os.environ
+    key = tuple(env.get(name) for name in _SETTING_NAMES)
+    try:
+        return _by_environment[key]
+    except KeyError:
+        pass
     settings = TraceSettings.from_env()
-    if settings is None:
-        return None
-    found = _recorders.get(settings)
-    if found is None:
+    found = None
+    if settings is not None:
         with _recorders_lock:
             found = _recorders.setdefault(settings, Recorder(settings))
+    _by_environment[key] = found
     return found
 
 

@@ -24,7 +24,7 @@ from services.errors import (
 )
 from services.retry import RetryPolicy
 from services.schemas import CompletionResult
-from services.trace_store import TraceStore
+from services.trace_store import TraceFilter, TraceStore
 from tests.fixtures.fault_server import (
     CONTENT_FILTER_BODY,
     FaultServer,
@@ -154,7 +154,9 @@ def test_a_completion_is_one_text_completion_span(local: dict[str, InferenceClie
     assert (span["input_tokens"], span["output_tokens"]) == (result.usage.prompt_tokens, result.usage.completion_tokens)
     assert span["finish_reason"] == result.finish_reason
     assert span["ttft_s"] is not None and span["trace_id"] == result.metrics.trace_id
-    assert "paris" in span["search"] and "capital of france" in span["search"]
+    found = TraceStore(data_dir() / tracing.TRACE_FILE)
+    for words in ("Capital of France", result.text.strip()[:12]):  # the prompt and the answer are both searchable
+        assert [t["trace_id"] for t in found.traces(TraceFilter(text=words))] == [span["trace_id"]], words
 
 
 # --- the fault server ------------------------------------------------------------------------------------------------
