@@ -90,6 +90,8 @@ def create_app(config: EndpointConfig) -> Starlette:
                 return await text_completions(request, deployment, body, extra_mode, openai_style, blocklist)
             if operation == "embeddings":
                 return await text_embeddings(request, deployment, body, extra_mode, openai_style, limits)
+            if operation != "images/embeddings":
+                raise RouteNotServed()  # image generation: no deployment serves it (find_deployment refused it first)
             return await image_embeddings(request, deployment, body, extra_mode, limits)
 
         return _answering_errors(handle)
@@ -119,6 +121,14 @@ def create_app(config: EndpointConfig) -> Starlette:
         Route("/{deployment}/completions", operation_route("completions", "serverless"), methods=["POST"]),
         Route("/{deployment}/embeddings", operation_route("embeddings", "serverless"), methods=["POST"]),
         Route("/{deployment}/images/embeddings", operation_route("images/embeddings", "serverless"), methods=["POST"]),
+        # No image generator ships with the endpoint (no package here carries generator weights): every deployment
+        # answers image generation the way a model without the route does, after the same key, version and model
+        # checks as its other routes.
+        Route("/v1/images/generations", operation_route("images/generations", "v1"), methods=["POST"]),
+        Route("/models/images/generations", operation_route("images/generations", "models"), methods=["POST"]),
+        Route(
+            "/{deployment}/images/generations", operation_route("images/generations", "serverless"), methods=["POST"]
+        ),
         Route("/{path:path}", not_served, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
     ]
 
