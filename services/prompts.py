@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from services.config import Deployment
+from services.http import CHAT_PARAMS
 from services.prompt_files import (
     PROMPTS_DIR_ENV,
     PromptSummary,
@@ -167,9 +168,19 @@ def chat_parameters(prompt: Prompt) -> dict[str, Any]:
         params["response_format"] = {"type": "json_schema", "json_schema": p.json_schema}
     elif p.response_format is not None:
         params["response_format"] = {"type": p.response_format}
+    extras: dict[str, Any] = {}
     for name, value in p.extra.items():
-        if not is_reference(value) and name not in params:
+        if is_reference(value) or name in params:
+            continue
+        if name == "model_extras" and isinstance(value, Mapping):
+            extras.update(value)
+        elif name in CHAT_PARAMS or name == "extra_parameters":
             params[name] = value
+        else:
+            extras[name] = value  # a model's own parameter (top_k, ...): sent as an extra, as the chat page does
+    if extras:
+        params["model_extras"] = extras
+        params.setdefault("extra_parameters", "pass-through")
     return params
 
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from azure.ai.inference.prompts import PromptTemplate
 
+from services.client import InferenceClient
 from services.config import Deployment
 from services.prompts import (
     ModelRef,
@@ -33,6 +34,7 @@ from services.prompts import (
     parse_prompt,
     render_messages,
 )
+from tests.fixtures.fault_server import FaultServer, Reply, chat_body
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "prompts"
 PROMPTY_FILES = sorted(p.name for p in EXAMPLES.glob("*.prompty"))
@@ -462,3 +464,15 @@ def test_chat_page_parameters_round_trip_through_a_prompty_file() -> None:
     )
     assert chat_parameters(prompt) == request
     assert chat_parameters(parse_prompt(dump_prompt(prompt, "prompty").text, "prompty")) == request
+
+
+def test_a_models_own_parameter_is_sent_as_an_extra_the_client_accepts(fault_server: FaultServer) -> None:
+    text = "---\nname: x\nmodel:\n  parameters:\n    max_tokens: 5\n    top_k: 40\n---\nuser:\nhi\n"
+    params = chat_parameters(parse_prompt(text, "prompty"))
+    assert params == {"max_tokens": 5, "model_extras": {"top_k": 40}, "extra_parameters": "pass-through"}
+    scenario = fault_server.scenario(Reply(json=chat_body("ok")))
+    deployment = Deployment(name="x", endpoint=scenario.endpoint)
+    with InferenceClient(deployment) as client:
+        assert client.chat([{"role": "user", "content": "hi"}], **params).content == "ok"
+    sent = scenario.requests[0]
+    assert sent.json()["top_k"] == 40 and sent.headers["extra-parameters"] == "pass-through"
