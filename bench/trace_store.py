@@ -336,20 +336,24 @@ def main() -> None:
                 print(f"    {line}")
 
 
-_JOIN = "spans s JOIN traces t ON t.trace_id = s.trace_id"
-
-
 def _plan_for(path: Path, label: str, clause: str, args: list[Any]) -> list[str]:
     """The plan of the statement TraceStore runs for `label` (same SQL shape, read from trace_store)."""
     if label.startswith("count"):
         return _plan(path, f"SELECT count(*) FROM traces t {clause}", args)
     if label.startswith("totals"):
-        sql = f"SELECT s.deployment, count(*) FROM {_JOIN} {clause} GROUP BY s.deployment"
+        sql = (
+            "SELECT d.deployment, sum(d.calls) FROM trace_deployments d JOIN traces t ON t.trace_id = d.trace_id"
+            f" {clause} GROUP BY d.deployment"
+        )
         return _plan(path, sql, args)
     if label.startswith("deployments"):
         return _plan(path, "SELECT DISTINCT deployment FROM spans ORDER BY deployment", [])
     if label.startswith("export"):
-        sql = f"SELECT s.* FROM {_JOIN} {clause} ORDER BY t.start_ns DESC, s.start_ns LIMIT 10000"
+        sql = (
+            f"SELECT s.* FROM (SELECT t.trace_id, t.start_ns AS picked_at FROM traces t {clause}"
+            " ORDER BY t.start_ns DESC LIMIT 10000) AS picked JOIN spans s ON s.trace_id = picked.trace_id"
+            " ORDER BY picked.picked_at DESC, s.start_ns LIMIT 10000"
+        )
         return _plan(path, sql, args)
     order = next((SORTS[name] for name in SORTS if f"sort by {name}" in label), "start_ns")
     return _plan(path, f"SELECT * FROM traces t {clause} ORDER BY {order} DESC, start_ns DESC LIMIT 50 OFFSET 0", args)
