@@ -1,4 +1,5 @@
-"""Image embeddings: upload or generate images, embed them, and look at how the model places them."""
+"""Images: embed uploaded, sample or generated images and look at how the model places them (Embed tab), or draw
+images from a prompt with up to four deployments side by side (Generate tab)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import streamlit as st
 
 from app.components.error_card import render_error
 from app.components.image_embed import discard_failure, run_embedding, stored_failure, stored_result
+from app.components.image_gen_tab import render_generate
 from app.components.image_inputs import collect_images, image_limits
 from app.components.image_picker import pick_image_deployment
 from app.components.image_results import render_results
 
 RETRY_WITHOUT_TEXT_KEY = "images_pending_without_text"
+TAB_KEY = "images_tab"
 
 
 def _text_refused(deployment: str, reason: str) -> None:
@@ -23,8 +26,18 @@ def _text_refused(deployment: str, reason: str) -> None:
 
 
 def render() -> None:
-    """The images page."""
+    """The images page: its two tabs, only the open one drawn."""
     st.title("Images")
+    embed_tab, generate_tab = st.tabs(["Embed", "Generate"], key=TAB_KEY, on_change="rerun")
+    if embed_tab.open:
+        with embed_tab:
+            _render_embed()
+    if generate_tab.open:
+        with generate_tab:
+            render_generate(TAB_KEY)
+
+
+def _render_embed() -> None:
     st.caption("Embed images with a deployment's `/images/embeddings` and compare them.")
     deployment = pick_image_deployment()
     limits = image_limits()

@@ -16,6 +16,7 @@ from services.errors import (
     ContentFilterError,
     EndpointBlockedError,
     EndpointUnavailableError,
+    ImageFetchError,
     InferenceError,
     InvalidRequestError,
     ModalityNotSupportedError,
@@ -38,6 +39,7 @@ ROUTE_NAMES = {
     "/images/embeddings": "image embeddings",
     "/info": "model information (/info)",
     "/completions": "text completion (/completions)",
+    "/images/generations": "image generation",
 }
 
 
@@ -122,6 +124,12 @@ def describe_error(err: BaseException) -> tuple[str, str]:
             f"{err.deployment} answered with a redirect",
             f"The endpoint pointed elsewhere (`{_value_text(err.location)}`); the playground does not follow "
             "redirects. Use the final URL as the endpoint.",
+        )
+    if isinstance(err, ImageFetchError):
+        return (
+            f"The image from {err.deployment} could not be fetched",
+            f"The deployment answered with a link to the image, and fetching it failed ({plain(err.reason)}): "
+            f"{plain(err.message)}",
         )
     if isinstance(err, EndpointUnavailableError):
         return (f"Cannot reach {err.deployment}", f"`{err.host}` is unavailable: {plain(err.reason)}.")

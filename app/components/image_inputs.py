@@ -21,6 +21,8 @@ from services.images import (
 UPLOAD_KEY = "images_upload"
 SAMPLES_KEY = "images_use_samples"
 TEXTS_KEY = "images_texts"
+# Images the Generate tab sent here ("Embed these"): (file name, PNG bytes, the deployment that drew it).
+GENERATED_KEY = "images_generated"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,25 @@ def image_limits() -> ImageLimits:
     return ImageLimits(max_bytes=int(max_mb * 2**20), max_side=int(max_side))
 
 
+def send_generated(items: list[tuple[str, bytes, str]]) -> None:
+    """Put generated images (name, bytes, deployment) among the images to embed, in place of earlier ones."""
+    st.session_state[GENERATED_KEY] = list(items)
+
+
+def _generated_sources() -> list[tuple[str, bytes, str]]:
+    """The generated images sent here, with a line saying so and a way to take them out again."""
+    generated = st.session_state.get(GENERATED_KEY) or []
+    if not generated:
+        return []
+    line = st.container(horizontal=True, vertical_alignment="center")
+    painters = ", ".join(sorted({family for _, _, family in generated}))
+    line.caption(f"{len(generated)} generated image(s) from the Generate tab ({painters}) are included.")
+    if line.button("Remove generated images", key="images_generated_remove"):
+        st.session_state.pop(GENERATED_KEY, None)
+        st.rerun()
+    return list(generated)
+
+
 def _unique(name: str, taken: set[str]) -> str:
     candidate, counter = name, 2
     while candidate in taken:
@@ -92,6 +113,7 @@ def collect_images(limits: ImageLimits) -> list[ImageItem]:
     sources: list[tuple[str, bytes, str]] = [(f.name, f.getvalue(), "") for f in uploads or []]
     if use_samples:
         sources += [(s.name, s.data, s.family) for s in sample_images()]
+    sources += _generated_sources()
     items: list[ImageItem] = []
     taken: set[str] = set()
     for name, data, family in sources:
