@@ -15,7 +15,7 @@ from app.components.trace_links import QUERY_TRACE
 from services.trace_store import SORTS, TraceFilter, TraceStore
 
 PAGE_SIZES = (25, 50, 100)
-OPERATIONS = ("chat", "text_completion", "embeddings", "image_embeddings", "info", "models")
+OPERATIONS = ("chat", "text_completion", "embeddings", "image_embeddings", "image_generation", "info", "models")
 _DATES = "Between dates"
 TIME_RANGES: dict[str, float | None] = {
     "Any time": None,
