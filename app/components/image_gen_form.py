@@ -62,6 +62,15 @@ def switch_off(deployment: Deployment, param: str) -> None:
         st.session_state[key] = DEFAULT
 
 
+def _default(family: ImageModelFamily, param: str) -> str:
+    """The control's first value: b64_json for response_format, since a `url` answer is fetched only from the
+    endpoint's own host and Azure OpenAI's links point at blob storage elsewhere; a required size's first size."""
+    options = _options(family, param)
+    if param == "response_format" and "b64_json" in options:
+        return "b64_json"
+    return options[0]
+
+
 def _options(family: ImageModelFamily, param: str) -> list[str]:
     if param == "size":
         return ([] if family.size_required else [DEFAULT]) + list(family.sizes)
@@ -86,8 +95,8 @@ def params_for(deployment: Deployment, n: int) -> dict[str, Any]:
                 # Not an OpenAI parameter: sent as a model extra (pass-through on the Azure inference contract).
                 extras["negative_prompt"] = text
             continue
-        if param == "size" and value is None and family.size_required:
-            value = family.sizes[0]
+        if value is None:
+            value = _default(family, param)
         if value not in (None, DEFAULT) and value in _options(family, param):
             params[param] = value
     count = min(n, family.max_n)
@@ -113,7 +122,7 @@ def _render_param(deployment: Deployment, family: ImageModelFamily, param: str) 
     if not options or options == [DEFAULT]:
         return
     if st.session_state.get(key) not in options:
-        st.session_state[key] = options[0]
+        st.session_state[key] = _default(family, param)
     label = param.replace("_", " ")
     help_text = "Required by the Azure AI Model Inference API." if param == "size" and family.size_required else None
     st.selectbox(label, options, key=key, help=help_text)

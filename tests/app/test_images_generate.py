@@ -90,6 +90,9 @@ def test_three_deployments_draw_one_prompt_side_by_side_as_one_trace(image_serve
     assert at.button(key="imggen_generate").disabled  # no prompt yet
     at.selectbox(key=param_key("dall-e-3", "style")).set_value("natural").run()
     at.selectbox(key=param_key("flux", "size")).set_value("768x1024").run()
+    # The page asks for b64_json by default (a url is only fetched from the endpoint's host): flux is asked for a url.
+    assert at.selectbox(key=param_key("dall-e-3", "response_format")).value == "b64_json"
+    at.selectbox(key=param_key("flux", "response_format")).set_value("url").run()
     _generate(at, "a lighthouse at dusk")
     text = all_text(at)
     assert "**Prompt:** a lighthouse at dusk" in text
@@ -99,13 +102,19 @@ def test_three_deployments_draw_one_prompt_side_by_side_as_one_trace(image_serve
     assert [caption.split(" · ")[0] for caption in captions] == ["1024x1024", "1024x1024", "768x1024"]
     assert all(caption.endswith(" s") for caption in captions)
     # Only what was set went out: dall-e-3 its style, flux its size, gpt-image-1 nothing but the prompt.
-    assert endpoints["dall-e-3"].generations[0].json() == {"prompt": "a lighthouse at dusk", "style": "natural"}
+    assert endpoints["dall-e-3"].generations[0].json() == {
+        "prompt": "a lighthouse at dusk",
+        "style": "natural",
+        "response_format": "b64_json",
+    }
     assert endpoints["gpt-image-1"].generations[0].json() == {"prompt": "a lighthouse at dusk"}
     assert endpoints["flux"].generations[0].json() == {
         "prompt": "a lighthouse at dusk",
         "model": "flux-1",
         "size": "768x1024",
+        "response_format": "url",
     }
+    assert len(endpoints["flux"].fetches) == 1
     downloads = at.get("download_button")
     assert len(downloads) == 3
     assert [d.proto.label for d in downloads] == ["Download PNG"] * 3
@@ -114,7 +123,7 @@ def test_three_deployments_draw_one_prompt_side_by_side_as_one_trace(image_serve
     # The deployment status check (/info) is a trace of its own; the drawing is one trace.
     (trace,) = [trace for trace in store.traces() if trace["action"] == "image generation"]
     spans = store.spans(trace["trace_id"])
-    # Three generations and the fetch of dall-e-3's url answer, all in the one trace.
+    # Three generations and the fetch of flux's url answer, all in the one trace.
     routes = sorted(span["route"] for span in spans)
     assert routes[1:] == ["/images/generations"] * 3 and "/files/" in routes[0] and "sig" not in routes[0]
     assert {span["operation"] for span in spans} == {"image_generation"}
@@ -143,6 +152,7 @@ def test_a_refused_parameter_is_a_card_and_retry_without_it_draws_and_hides_the_
     painter = Deployment(name="painter", endpoint=endpoint.url, api="azure-openai")
     at = _tab({"painter": painter}, **{PICK_KEY: ["painter"]})
     at.selectbox(key=param_key("painter", "style")).set_value("vivid").run()
+    at.selectbox(key=param_key("painter", "response_format")).set_value("(default)").run()  # gpt-image refuses it
     _generate(at, "a cat")
     text = all_text(at)
     assert "painter does not support `style`" in text
@@ -192,6 +202,7 @@ def test_a_rate_limit_card_says_when_and_retry_draws(image_server: ImageServer) 
 def test_an_image_on_another_host_is_a_card_that_says_to_ask_for_b64_json(image_server: ImageServer) -> None:
     endpoint = image_server.endpoint("azure-openai", "dall-e-3", other_host=True)
     at = _tab({"dall-e-3": Deployment(name="dall-e-3", endpoint=endpoint.url, api="azure-openai")})
+    at.selectbox(key=param_key("dall-e-3", "response_format")).set_value("url").run()
     _generate(at, "a cat")
     text = all_text(at)
     assert "The image from dall-e-3 could not be fetched" in text and "another host" in text and "b64_json" in text
