@@ -12,7 +12,7 @@ import streamlit as st
 from app import state
 from app.components import image_gen_form, image_inputs
 from app.components.error_card import plain, render_error
-from app.components.image_gen_run import GalleryEntry, GalleryRun, clear_gallery, gallery
+from app.components.image_gen_run import GalleryEntry, GalleryRun, clear_gallery, dropped_runs, gallery
 from services.errors import UnsupportedParameterError
 
 PENDING_KEY = "imggen_pending_retry"  # {"run": run_id, "deployment": name}: generate that entry again
@@ -92,6 +92,8 @@ def render_gallery(tab_key: str) -> None:
     head = st.container(horizontal=True, vertical_alignment="center")
     head.subheader("Gallery")
     head.button("Clear gallery", key="imggen_clear", on_click=clear_gallery)
+    if dropped_runs():
+        st.caption(f"The {dropped_runs()} oldest run(s) left the gallery to keep it small; download what you keep.")
     for run in runs:
         with st.container(border=True, key=f"imggen_run_{run.run_id}"):
             when = time.strftime("%H:%M:%S", time.localtime(run.created))

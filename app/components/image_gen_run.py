@@ -3,7 +3,7 @@
 One run is one trace (`tracing.action("image generation")`); each deployment's call runs in its own thread with
 `tracing.carry`, so its spans join that trace. Clients are taken on the script thread (Streamlit's caches live
 there). The gallery keeps the newest runs first and drops the oldest past MAX_RUNS, so a long session does not hold
-every image it ever drew.
+every image it ever drew (MAX_RUNS runs, MAX_IMAGES images).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ NO_GENERATION_KEY = "imggen_no_generation"  # deployment name -> why it has no i
 GENERATED_OK_KEY = "imggen_generated_ok"  # deployment names that drew an image in this session
 MAX_DEPLOYMENTS = 4
 MAX_RUNS = 12
+MAX_IMAGES = 48  # beyond this many images the oldest runs go (a gpt-image PNG is a few megabytes)
+DROPPED_KEY = "imggen_dropped_runs"
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ def gallery() -> list[GalleryRun]:
 
 def clear_gallery() -> None:
     st.session_state[GALLERY_KEY] = []
+    st.session_state[DROPPED_KEY] = 0
 
 
 def learned_without_generation() -> dict[str, str]:
@@ -133,8 +136,18 @@ def generate(prompt: str, jobs: list[GenJob]) -> GalleryRun:
     _learn(entries)
     runs = gallery()
     runs.insert(0, run)
+    dropped = len(runs[MAX_RUNS:])
     del runs[MAX_RUNS:]
+    while len(runs) > 1 and sum(len(entry.images) for kept in runs for entry in kept.entries) > MAX_IMAGES:
+        runs.pop()
+        dropped += 1
+    st.session_state[DROPPED_KEY] = st.session_state.get(DROPPED_KEY, 0) + dropped
     return run
+
+
+def dropped_runs() -> int:
+    """How many of this session's runs left the gallery to keep it small."""
+    return int(st.session_state.get(DROPPED_KEY, 0))
 
 
 def retry(run_id: str, deployment: Deployment, params: dict[str, Any]) -> None:

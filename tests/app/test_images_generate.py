@@ -272,3 +272,20 @@ def test_view_code_shows_each_picked_deployment_with_the_key_as_a_variable(image
     code = "\n".join(block.value for block in at.code)
     assert "client.images.generate(" in code and "send_request" in code and "curl -sS -X POST" in code
     assert "AZUREAI_ENDPOINT_KEY" in code and "flux-secret-key-12345" not in code
+
+
+def test_the_gallery_drops_its_oldest_runs_past_its_image_limit(
+    image_server: ImageServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.components import image_gen_run
+
+    monkeypatch.setattr(image_gen_run, "MAX_IMAGES", 3)
+    deployments, _ = _painters(image_server)
+    at = _tab({"gpt-image-1": deployments["gpt-image-1"]})
+    at.number_input(key="p_imggen_n").set_value(2).run()
+    _generate(at, "first")
+    _generate(at, "second")
+    text = all_text(at)
+    assert "**Prompt:** second" in text and "**Prompt:** first" not in text
+    assert "The 1 oldest run(s) left the gallery" in text
+    assert len(_images(at)) == 2
