@@ -384,13 +384,28 @@ class InferenceClient:
         call = self._planner.complete_text(prompt, params, stream=True)
         return CompletionStream(self._send(call), call, self._planner)
 
-    def generate_images(self, prompt: str, **params: Any) -> ImageGenerationResult:
-        """Images from a text prompt (`/images/generations`) in the deployment kind's dialect. Parameters as
-        image_generation.IMAGE_PARAMS (`size`, `n`, `quality`, `style`, `response_format`, `background`,
-        `output_format`, `user`, `seed`, ...; unset ones are not sent) plus model_extras (`negative_prompt`, ...),
-        extra_parameters and `max_image_bytes` (the limit for a `url` answer, which is fetched from the endpoint's
-        own host only)."""
-        return image_generation.generate(self, prompt, params)
+    def generate_images(
+        self,
+        prompt: str,
+        *,
+        size: str | None = None,
+        n: int | None = None,
+        quality: str | None = None,
+        style: str | None = None,
+        response_format: str | None = None,
+        background: str | None = None,
+        output_format: str | None = None,
+        user: str | None = None,
+        seed: int | None = None,
+        **params: Any,
+    ) -> ImageGenerationResult:
+        """Images from a text prompt (`/images/generations`) in the deployment kind's dialect; unset parameters are
+        not sent. Also the rest of image_generation.IMAGE_PARAMS (`output_compression`, `moderation`, `model`),
+        model_extras (`negative_prompt`, ...), extra_parameters, and `max_image_bytes`: the limit for a `url`
+        answer, which is fetched from the endpoint's own host only."""
+        named = {"size": size, "n": n, "quality": quality, "style": style, "response_format": response_format}
+        named |= {"background": background, "output_format": output_format, "user": user, "seed": seed}
+        return image_generation.generate(self, prompt, {**named, **params})
 
     def close(self) -> None:
         """Close the pooled connections."""
