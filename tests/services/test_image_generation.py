@@ -402,3 +402,17 @@ def test_gpt_image_tokens_and_cost_reach_the_span_and_a_refusal_is_an_error_span
         400,
     )
     assert json.loads(refused["error_detail"])["param"] == "style"
+
+
+def test_with_content_recording_off_no_prompt_or_revised_prompt_is_stored(
+    image_server: ImageServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLAYGROUND_TRACE_CONTENT", "false")
+    endpoint = image_server.endpoint("azure-openai", "dall-e-3")
+    with client_for(endpoint) as client:
+        client.generate_images("a very private lighthouse", response_format="b64_json")
+    (span,) = _spans()
+    assert json.loads(span["request"]) == {"params": {"response_format": "b64_json"}, "prompt_count": 1}
+    answer = json.loads(span["answer"])
+    assert answer["count"] == 1 and "revised_prompts" not in answer
+    assert b"private lighthouse" not in _stored_bytes()
