@@ -3,6 +3,7 @@ as a card (with its retry), Embed these, and the words when no deployment genera
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,10 @@ from streamlit.testing.v1 import AppTest
 
 from app.components.image_gen_form import PICK_KEY, PROMPT_KEY, param_key
 from services import tracing
+from services.client import InferenceClient
 from services.config import Deployment
 from services.embedding_cache import data_dir
+from services.errors import ContentFilterError
 from services.probe import CapabilityResult, ProbeReport, Status
 from services.trace_store import TraceStore
 from tests.app.conftest import all_text
@@ -289,3 +292,28 @@ def test_the_gallery_drops_its_oldest_runs_past_its_image_limit(
     assert "**Prompt:** second" in text and "**Prompt:** first" not in text
     assert "The 1 oldest run(s) left the gallery" in text
     assert len(_images(at)) == 2
+
+
+def test_an_image_generation_trace_opens_on_the_traces_page_with_its_answer_and_card(
+    app_with_config: Any, image_server: ImageServer
+) -> None:
+    endpoint = image_server.endpoint("azure-openai", "dall-e-3")
+    client = InferenceClient(Deployment(name="dall-e-3", endpoint=endpoint.url, api="azure-openai"))
+    with tracing.action("image generation") as action:
+        client.generate_images("a quiet harbour", response_format="b64_json")
+        with pytest.raises(ContentFilterError):
+            client.generate_images(f"a {BLOCKED_WORD}")
+    at = app_with_config("")
+    [page_hash] = [key for key, info in at._registered_pages.items() if info.get("url_pathname") == "traces"]
+    at._page_hash = page_hash
+    at.query_params["trace"] = action.trace_id
+    at.run()
+    assert not at.exception, at.exception
+    text = all_text(at)
+    shown = [json.loads(element.value) for element in at.json]
+    assert {"params": {"response_format": "b64_json"}, "prompt": "a quiet harbour"} in shown
+    (answer,) = [item for item in shown if "count" in item]
+    assert answer["count"] == 1 and answer["revised_prompts"] == ["A detailed picture of a quiet harbour."]
+    assert "The prompt was blocked by the content filter" in text and "| violence | **filtered** | high |" in text
+    table = at.dataframe[0].value
+    assert table["Action"].tolist() == ["image generation"]
