@@ -119,7 +119,7 @@ class SpanRecord:
     trace_id: str
     action: str
     page: str
-    operation: str  # chat | text_completion | embeddings | image_embeddings | info | models (calls._OPERATIONS)
+    operation: str  # chat | text_completion | embeddings | image_embeddings | image_generation | info | models
     deployment: str
     host: str
     api: str
