@@ -1,36 +1,71 @@
-"""Deployments from a TOML file and the environment.
+"""Deployments from a TOML file, a secrets file, a secrets directory and the environment, through pydantic-settings.
 
-Sources, later ones winning field by field:
-1. the TOML file (`PLAYGROUND_CONFIG`, default `deployments.toml` at the repository root) with `[deployments.<name>]`;
-2. `.streamlit/secrets.toml` (path in `PLAYGROUND_SECRETS`), whose `[deployments.<name>]` tables add or override
-   fields, typically only `key` and `extra_headers` (merged header by header), so secrets stay out of the shared file;
-3. the embedded endpoint's three deployments when `PLAYGROUND_LOCAL_ENDPOINT` is set (only names not yet defined);
-4. the seed variables `AZUREAI_ENDPOINT_URL` (+ `AZUREAI_ENDPOINT_KEY`) as a deployment `default` (if not defined);
-5. `PLAYGROUND_DEPLOYMENTS__<NAME>__<FIELD>` variables (name and field case-insensitive, `-` and `_` alike).
+Sources, from the highest precedence down; a higher one wins field by field (`extra_headers` header by header):
+1. `PLAYGROUND_DEPLOYMENTS__<NAME>__<FIELD>` environment variables (`env_prefix` + `env_nested_delimiter`; name and
+   field case-insensitive, `-` and `_` alike; `..__EXTRA_HEADERS__<HEADER>` sets one header);
+2. a secrets directory (`PLAYGROUND_SECRETS_DIR`, as Kubernetes mounts a Secret): one file per value, named like the
+   variable in 1 (`PLAYGROUND_DEPLOYMENTS__GPT4O__KEY`), its content trimmed;
+3. `.streamlit/secrets.toml` (path in `PLAYGROUND_SECRETS`), whose `[deployments.<name>]` tables add or override
+   fields, typically only `key` and `extra_headers`, so secrets stay out of the shared file;
+4. the deployments file (`PLAYGROUND_CONFIG`, default `deployments.toml` at the repository root);
+5. the embedded endpoint's three deployments when `PLAYGROUND_LOCAL_ENDPOINT` is set, and `default` from the seed
+   variables `AZUREAI_ENDPOINT_URL` (+ `AZUREAI_ENDPOINT_KEY`): each only when no source in 2-4 names it.
+
+A deployment's `key_file` names a file holding its key (a mounted Secret): read at load, trimmed, never shown; it
+cannot be combined with `key`. `key_source` says where the key came from: file (the deployments file or a key_file),
+secrets (the secrets file or directory), environment, or none. Every problem is a ConfigError naming the file or
+variable, the deployment and the field, never a key or header value.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import tomllib
 from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from services.config_sources import (
+    LOCAL_API_VERSION,
+    LOCAL_DEPLOYMENTS,
+    AddedDeployments,
+    ConfigError,
+    DeploymentNames,
+    DeploymentSecretFiles,
+    DeploymentsToml,
+    DeploymentVariables,
+    Given,
+    KeySource,
+    has_key,
+    local_endpoint_deployments,
+    normalise,
+    read_key_file,
+    seed_deployment,
+)
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "DEFAULT_SECRETS",
+    "LOCAL_API_VERSION",
+    "LOCAL_DEPLOYMENTS",
+    "REPO_ROOT",
+    "ApiKind",
+    "ConfigError",
+    "Deployment",
+    "KeySource",
+    "Settings",
+    "load_settings",
+]
+
 ApiKind = Literal["azure-inference", "azure-openai", "openai", "github"]
-KeySource = Literal["file", "secrets", "environment", "session", "none"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "deployments.toml"
 DEFAULT_SECRETS = REPO_ROOT / ".streamlit" / "secrets.toml"
-ENV_PREFIX = "PLAYGROUND_DEPLOYMENTS__"
-LOCAL_API_VERSION = "2024-05-01-preview"
-# The embedded endpoint's deployments (docs/DEVELOPING.md); served at {base}/{name}.
-LOCAL_DEPLOYMENTS = ("smollm2-135m-instruct", "all-minilm-l6-v2", "image-descriptor")
 
 
 class Deployment(BaseModel):
@@ -89,41 +124,12 @@ class Deployment(BaseModel):
         return value
 
 
-class ConfigError(Exception):
-    """A configuration problem; the message names the file (or variable), the deployment and the field."""
-
-    def __init__(self, message: str, *, source: str, deployment: str | None = None, field: str | None = None) -> None:
-        super().__init__(message)
-        self.source = source
-        self.deployment = deployment
-        self.field = field
-
-
-class Settings(BaseSettings):
-    """All configured deployments keyed by name. Build it with `load_settings`, which merges the sources."""
-
-    # load_settings merges file and environment itself (case-insensitive names, key_source), so only init values count.
-    model_config = SettingsConfigDict(extra="forbid")
-
-    deployments: dict[str, Deployment] = Field(default_factory=dict)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
-
-
-def _normalise(name: str) -> str:
-    return name.strip().lower().replace("-", "_")
-
-
-_FIELDS = {_normalise(name): name for name in Deployment.model_fields if name not in ("name", "key_source")}
+# Fields a source may set, by their normalised name: the Deployment's own, less what the loader sets, plus key_file
+# (which the loader turns into `key`).
+_FIELDS = {
+    normalise(name): name for name in [*Deployment.model_fields, "key_file"] if name not in ("name", "key_source")
+}
+_ARGUMENTS = "Settings(deployments=...)"
 
 
 def _describe(error: dict[str, Any]) -> tuple[str, str]:
@@ -142,197 +148,130 @@ def _describe(error: dict[str, Any]) -> tuple[str, str]:
     return field, reason
 
 
-def _build(name: str, values: dict[str, Any], source: str, origins: Mapping[str, str] | None = None) -> Deployment:
+def _unwrap(given: Any, home: str) -> tuple[Any, str, KeySource]:
+    if isinstance(given, Given):
+        return given.value, given.origin, given.key_source
+    return given, home, "none"  # a value passed to Settings(...) itself
+
+
+def _deployment(name: str, fields: Any) -> Any:
+    """One merged deployment: its Givens unwrapped, key_file read, key_source set, validated; a ConfigError names the
+    origin of the bad value (or, for a missing field, the source that first named the deployment)."""
+    if isinstance(fields, Deployment) or not isinstance(fields, Mapping):
+        return fields
+    home = fields["name"].origin if isinstance(fields.get("name"), Given) else _ARGUMENTS
+    values: dict[str, Any] = {}
+    origins: dict[tuple[str, ...], str] = {}
+    key_source: KeySource = "none"
+    for field, given in fields.items():
+        if field == "name":
+            continue
+        if field == "extra_headers" and isinstance(given, dict):
+            values[field] = {}
+            for header, item in given.items():
+                values[field][header], origins[(field, str(header))], _ = _unwrap(item, home)
+                origins[(field,)] = origins[(field, str(header))]
+            continue
+        values[field], origins[(field,)], source = _unwrap(given, home)
+        if field == "key":
+            key_source = source
+
+    def fail(field: str, reason: str) -> ConfigError:
+        where = origins.get(tuple(field.split(".", 1)), origins.get((field.split(".")[0],), home))
+        return ConfigError(
+            f"{where}: deployment {name!r}, field {field!r}: {reason}", source=where, deployment=name, field=field
+        )
+
+    key_file = values.pop("key_file", None)
+    if isinstance(key_file, str) and key_file.strip():
+        if has_key(values.get("key")):
+            raise fail("key_file", f"set together with 'key' (from {origins[('key',)]}): give only one of them")
+        try:
+            values["key"] = read_key_file(key_file.strip())
+        except ValueError as exc:
+            raise fail("key_file", str(exc)) from None
+        key_source = "file"
+    elif key_file is not None and not isinstance(key_file, str):
+        raise fail("key_file", "must be a path (a string)")
+    if "key_source" not in values:  # only Settings(...) arguments may carry their own
+        values["key_source"] = key_source if has_key(values.get("key")) else "none"
     try:
         return Deployment(name=name, **values)
     except ValidationError as exc:
-        field, reason = _describe(exc.errors(include_url=False)[0])
-        where = (origins or {}).get(field.split(".")[0], source)
-        raise ConfigError(
-            f"{where}: deployment {name!r}, field {field!r}: {reason}", source=where, deployment=name, field=field
-        ) from None
+        raise fail(*_describe(exc.errors(include_url=False)[0])) from None
 
 
-def _file_exists(path: Path) -> bool:
-    """Whether `path` exists; a path the system cannot look up at all (e.g. a name too long) is a ConfigError."""
-    try:
-        return path.exists()
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc}", source=str(path)) from None
+@dataclass(frozen=True)
+class _Inputs:
+    """What one `load_settings` call reads: an explicit deployments file and the environment."""
+
+    path: Path | None
+    environ: Mapping[str, str]
 
 
-def _has_key(value: Any) -> bool:
-    """Whether a key value will be sent: a blank string is no key (the Deployment validator makes it None)."""
-    return value is not None and not (isinstance(value, str) and not value.strip())
+# Set by load_settings for the duration of one Settings(); Settings() alone reads os.environ and the default paths.
+_INPUTS: ContextVar[_Inputs | None] = ContextVar("playground_config_inputs", default=None)
 
 
-def _deployment_tables(path: Path, *, other_tables_allowed: bool) -> dict[str, dict[str, Any]]:
-    """The `[deployments.<name>]` tables of a TOML file, checked for shape; {} when the file does not exist."""
-    if not _file_exists(path):
-        return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        # The parser's message gives line and column only, never the offending text, so no secret leaks here.
-        raise ConfigError(f"{path}: not valid TOML: {exc}", source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc}", source=str(path)) from None
-    unknown = sorted(set(data) - {"deployments"})
-    if unknown and not other_tables_allowed:
-        raise ConfigError(
-            f"{path}: unknown top-level table {unknown[0]!r} (expected [deployments.<name>])",
-            source=str(path),
-            field=unknown[0],
+class Settings(BaseSettings):
+    """All configured deployments keyed by name. `Settings()` reads every source (see the module docstring) and
+    raises ConfigError for anything invalid; `load_settings` does the same for a given file and environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PLAYGROUND_", env_nested_delimiter="__", case_sensitive=False, extra="forbid"
+    )
+
+    deployments: dict[str, Deployment] = Field(default_factory=dict)
+
+    @field_validator("deployments", mode="before")
+    @classmethod
+    def _build_deployments(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        return {name: _deployment(name, fields) for name, fields in value.items()}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        inputs = _INPUTS.get() or _Inputs(path=None, environ=os.environ)
+        env = inputs.environ
+        explicit = inputs.path is not None or bool(env.get("PLAYGROUND_CONFIG"))
+        config_path = Path(inputs.path if inputs.path is not None else env.get("PLAYGROUND_CONFIG") or DEFAULT_CONFIG)
+        secrets_path = Path(env.get("PLAYGROUND_SECRETS") or DEFAULT_SECRETS)
+        secrets_dir = env.get("PLAYGROUND_SECRETS_DIR") or getattr(file_secret_settings, "secrets_dir", None)
+
+        # Read from the lowest precedence up, so the deployments file spells the names the others match.
+        names = DeploymentNames()
+        config_file = DeploymentsToml(settings_cls, config_path, names=names, key_source="file", required=explicit)
+        secrets_file = DeploymentsToml(
+            settings_cls, secrets_path, names=names, key_source="secrets", other_tables_allowed=True
         )
-    tables = data.get("deployments", {})
-    if not isinstance(tables, dict):
-        raise ConfigError(f"{path}: 'deployments' must be a table", source=str(path), field="deployments")
-    for name, table in tables.items():
-        if not isinstance(table, dict):
-            raise ConfigError(
-                f"{path}: deployment {name!r} must be a table [deployments.{name}]", source=str(path), deployment=name
-            )
-        for field in ("name", "key_source"):
-            if field in table:
-                raise ConfigError(
-                    f"{path}: deployment {name!r}, field {field!r}: set by the loader, remove it from the file",
-                    source=str(path),
-                    deployment=name,
-                    field=field,
-                )
-    return tables
-
-
-def _read_file(path: Path, explicit: bool) -> dict[str, dict[str, Any]]:
-    if explicit and not _file_exists(path):
-        raise ConfigError(f"{path}: configuration file not found", source=str(path))
-    result: dict[str, dict[str, Any]] = {}
-    for name, table in _deployment_tables(path, other_tables_allowed=False).items():
-        values = dict(table)
-        values["key_source"] = "file" if _has_key(values.get("key")) else "none"
-        _build(name, values, str(path))  # validates now so the error names the file
-        result[name] = values
-    return result
-
-
-def _read_secrets(path: Path) -> dict[str, dict[str, Any]]:
-    """The `[deployments.<name>]` tables of the Streamlit secrets file; other tables hold other secrets."""
-    return _deployment_tables(path, other_tables_allowed=True)
-
-
-def _environment_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, tuple[str, str]]]:
-    """`{normalised name: {field: (value, variable)}}` from PLAYGROUND_DEPLOYMENTS__<NAME>__<FIELD>."""
-    found: dict[str, dict[str, tuple[str, str]]] = {}
-    for variable, value in environ.items():
-        if not variable.upper().startswith(ENV_PREFIX):
-            continue
-        rest = variable[len(ENV_PREFIX) :]
-        parts = rest.split("__")
-        if len(parts) < 2 or not parts[0]:
-            raise ConfigError(f"environment variable {variable}: expected {ENV_PREFIX}<NAME>__<FIELD>", source=variable)
-        name, field = _normalise(parts[0]), _normalise(parts[1])
-        if field == "extra_headers" and len(parts) == 3:
-            field = f"extra_headers.{parts[2]}"
-        elif field not in _FIELDS or len(parts) > 2:
-            bad = "__".join(parts[1:]).lower()
-            known = ", ".join(sorted(_FIELDS.values()))
-            raise ConfigError(
-                f"environment variable {variable}: deployment {name!r}, field {bad!r}: unknown field (known: {known})",
-                source=variable,
-                deployment=name,
-                field=bad,
-            )
-        found.setdefault(name, {})[field] = (value, variable)
-    return found
-
-
-def _apply_overrides(
-    name: str, values: dict[str, Any], overrides: Mapping[str, tuple[str, str]], origins: dict[str, str]
-) -> None:
-    for field, (raw, variable) in overrides.items():
-        if field.startswith("extra_headers."):
-            values["extra_headers"] = {**values.get("extra_headers", {}), field.split(".", 1)[1]: raw}
-            origins["extra_headers"] = f"environment variable {variable}"
-            continue
-        value: Any = raw
-        if _FIELDS[field] == "extra_headers":
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError:
-                raise ConfigError(
-                    f"environment variable {variable}: deployment {name!r}, field 'extra_headers': "
-                    'expected a JSON object such as {"x-header": "value"}',
-                    source=variable,
-                    deployment=name,
-                    field="extra_headers",
-                ) from None
-        values[_FIELDS[field]] = value
-        origins[_FIELDS[field]] = f"environment variable {variable}"
-        if _FIELDS[field] == "key":
-            values["key_source"] = "environment" if raw.strip() else "none"
+        secret_files = (
+            DeploymentSecretFiles(file_secret_settings, Path(secrets_dir), fields=_FIELDS, names=names)
+            if secrets_dir
+            else None
+        )
+        local = AddedDeployments(settings_cls, local_endpoint_deployments(env, names))
+        seed = AddedDeployments(settings_cls, seed_deployment(env, names))
+        variables = DeploymentVariables(settings_cls, env, fields=_FIELDS, names=names)
+        # Highest precedence first, as pydantic-settings merges them.
+        ordered = (init_settings, variables, secret_files, secrets_file, config_file, local, seed)
+        return tuple(source for source in ordered if source is not None)
 
 
 def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the deployments from the TOML file and the environment; raise ConfigError for anything invalid."""
-    env = os.environ if environ is None else environ
-    explicit = path is not None or bool(env.get("PLAYGROUND_CONFIG"))
-    config_path = Path(path if path is not None else env.get("PLAYGROUND_CONFIG") or DEFAULT_CONFIG)
-    raw = _read_file(config_path, explicit)
-    sources = {name: str(config_path) for name in raw}
-
-    secrets_path = Path(env.get("PLAYGROUND_SECRETS") or DEFAULT_SECRETS)
-    secret_origins: dict[str, dict[str, str]] = {}
-    by_normalised_file = {_normalise(name): name for name in raw}
-    for secret_name, fields in _read_secrets(secrets_path).items():
-        name = by_normalised_file.get(_normalise(secret_name), secret_name)
-        if name not in raw:
-            raw[name] = {}
-            sources[name] = str(secrets_path)
-        for field, value in fields.items():
-            current = raw[name].get(field)
-            if field == "extra_headers" and isinstance(current, dict) and isinstance(value, dict):
-                # Header values are secrets too: the shared file may name headers, the secrets file adds their values.
-                raw[name][field] = {**current, **value}
-            else:
-                raw[name][field] = value
-        if "key" in fields:
-            raw[name]["key_source"] = "secrets" if _has_key(fields["key"]) else "none"
-        secret_origins[name] = dict.fromkeys(fields, str(secrets_path))
-
-    local_base = env.get("PLAYGROUND_LOCAL_ENDPOINT", "").strip().rstrip("/")
-    if local_base:
-        local_key = env.get("LOCAL_ENDPOINT_KEY") or None
-        for name in LOCAL_DEPLOYMENTS:
-            if name not in raw:
-                raw[name] = {
-                    "endpoint": f"{local_base}/{name}",
-                    "api_version": LOCAL_API_VERSION,
-                    "key": local_key,
-                    "key_source": "environment" if _has_key(local_key) else "none",
-                }
-                sources[name] = "environment variable PLAYGROUND_LOCAL_ENDPOINT"
-
-    seed_url = env.get("AZUREAI_ENDPOINT_URL", "").strip()
-    if seed_url and "default" not in raw:
-        seed_key = env.get("AZUREAI_ENDPOINT_KEY") or None
-        raw["default"] = {
-            "endpoint": seed_url,
-            "key": seed_key,
-            "key_source": "environment" if _has_key(seed_key) else "none",
-        }
-        sources["default"] = "environment variable AZUREAI_ENDPOINT_URL"
-
-    by_normalised = {_normalise(name): name for name in raw}
-    deployments: dict[str, Deployment] = {}
-    overrides = _environment_overrides(env)
-    for normalised, fields in overrides.items():
-        if normalised not in by_normalised:
-            raw[normalised] = {}
-            by_normalised[normalised] = normalised
-            sources[normalised] = f"environment variable {next(iter(fields.values()))[1]}"
-    for name, values in raw.items():
-        origins = dict(secret_origins.get(name, {}))
-        values = dict(values)
-        _apply_overrides(name, values, overrides.get(_normalise(name), {}), origins)
-        deployments[name] = _build(name, values, sources[name], origins)
-    return Settings(deployments=deployments)
+    """Read the deployments from every source, with `path` as the deployments file and `environ` as the environment
+    (default: PLAYGROUND_CONFIG or deployments.toml, and os.environ); raise ConfigError for anything invalid."""
+    token = _INPUTS.set(
+        _Inputs(path=Path(path) if path is not None else None, environ=os.environ if environ is None else environ)
+    )
+    try:
+        return Settings()
+    finally:
+        _INPUTS.reset(token)
