@@ -196,13 +196,14 @@ def _nested_entries(
     source: EnvSettingsSource,
     entries: Mapping[str, str | None],
     *,
-    label: Callable[[str], str],
+    label: Callable[[str], tuple[str, str]],
     fields: Mapping[str, str],
     names: DeploymentNames,
     key_source: KeySource,
 ) -> dict[str, dict[str, Any]]:
     """`<prefix>DEPLOYMENTS__<NAME>__<FIELD>[__<HEADER>]` entries (environment variables or secret files) as tagged
-    deployments. Names and fields match case-insensitively, `-` and `_` alike; a header keeps its spelling.
+    deployments; `label` gives an entry's name in messages and its ConfigError source. Names and fields match
+    case-insensitively, `-` and `_` alike; a header keeps its spelling.
 
     The library's own nested-delimiter parsing folds the whole name to lower case (so `EXTRA_HEADERS__X_ONE` would send
     `x_one`), does not match `GPT_4O` to a file's `gpt-4o` and cannot say which variable held a bad value, hence this.
@@ -214,10 +215,10 @@ def _nested_entries(
     for entry, value in entries.items():
         if value is None or not fold(entry).startswith(fold(prefix)):
             continue
-        where = label(entry)
+        where, source_name = label(entry)
         parts = entry[len(prefix) :].split(delimiter)
         if len(parts) < 2 or not parts[0]:
-            raise ConfigError(f"{where}: expected {prefix}<NAME>{delimiter}<FIELD>", source=entry)
+            raise ConfigError(f"{where}: expected {prefix}<NAME>{delimiter}<FIELD>", source=source_name)
         name, field = normalise(parts[0]), normalise(parts[1])
         if field == "extra_headers" and len(parts) == 3:
             headers = _entry(names, name, where, deployments).setdefault("extra_headers", {})
@@ -229,7 +230,7 @@ def _nested_entries(
             known = ", ".join(sorted(fields.values()))
             raise ConfigError(
                 f"{where}: deployment {name!r}, field {bad!r}: unknown field (known: {known})",
-                source=entry,
+                source=source_name,
                 deployment=name,
                 field=bad,
             )
@@ -241,7 +242,7 @@ def _nested_entries(
                 raise ConfigError(
                     f"{where}: deployment {name!r}, field 'extra_headers': "
                     'expected a JSON object such as {"x-header": "value"}',
-                    source=entry,
+                    source=source_name,
                     deployment=name,
                     field="extra_headers",
                 ) from None
@@ -265,7 +266,7 @@ class DeploymentVariables(EnvSettingsSource):
         self.deployments = _nested_entries(
             self,
             self.env_vars,
-            label=lambda variable: f"environment variable {variable}",
+            label=lambda variable: (f"environment variable {variable}", variable),
             fields=fields,
             names=names,
             key_source="environment",
@@ -309,7 +310,7 @@ class DeploymentSecretFiles(NestedSecretsSettingsSource):
         self.deployments = _nested_entries(
             self,
             self.env_vars,
-            label=lambda name: str(directory / name),
+            label=lambda name: (str(directory / name), str(directory / name)),
             fields=fields,
             names=names,
             key_source="secrets",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import string
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,3 +234,92 @@ def test_an_unusable_config_path_is_a_config_error(fuzz_dir: Path, bad_path: str
     env = {"PLAYGROUND_SECRETS": str(fuzz_dir / "none.toml"), "PLAYGROUND_CONFIG": bad_path}
     with pytest.raises(ConfigError):
         load_settings(None, environ=env)
+
+
+# --- a secrets directory and key files ----------------------------------------------------------------------------
+
+deployment_names = st.sampled_from(["GPT_4O", "phi", "Default", "A-B"]) | st.text(
+    string.ascii_letters + "-_", max_size=4
+)
+plain_file_names = st.one_of(
+    st.builds(
+        lambda name, field: f"PLAYGROUND_DEPLOYMENTS__{name}__{field}",
+        deployment_names,
+        st.sampled_from(["ENDPOINT", "key_file", "API", "MAX_RETRIES", "EXTRA_HEADERS__X__Y"])
+        | st.text(string.ascii_letters + "_", max_size=5),
+    ),
+    st.sampled_from(["PLAYGROUND_DEPLOYMENTS__", "PLAYGROUND_DEPLOYMENTS__X", "token", "PLAYGROUND_CONFIG"]),
+)
+secret_file_names = st.builds(
+    lambda name, field: f"PLAYGROUND_DEPLOYMENTS__{name}__{field}",
+    deployment_names,
+    st.sampled_from(["KEY", "key", "EXTRA_HEADERS", "EXTRA_HEADERS__X"]),
+)
+# Plain values go where plain values belong; "KEYFILE" becomes the path of a file holding a key.
+plain_file_values = plain_env_values.filter(lambda v: "\x00" not in v) | st.just("KEYFILE")
+secret_files_in_dir = st.tuples(
+    st.dictionaries(plain_file_names, plain_file_values, max_size=3),
+    st.dictionaries(secret_file_names, secret_env_values, max_size=2),
+).map(lambda parts: {**parts[0], **parts[1]})
+key_files = st.sampled_from(["good", "missing", "empty", "directory", "blank"])
+
+
+@FUZZ
+@given(
+    secret_files=secret_files_in_dir,
+    config=structured,
+    key_file=st.none() | key_files,
+    key_file_in_env=st.booleans(),
+    kubernetes_layout=st.booleans(),
+)
+def test_a_secrets_directory_and_key_files_give_settings_or_an_error_without_secrets(
+    fuzz_dir: Path,
+    secret_files: dict[str, str],
+    config: str,
+    key_file: str | None,
+    key_file_in_env: bool,
+    kubernetes_layout: bool,
+) -> None:
+    key_paths = {
+        "good": fuzz_dir / "key-good",
+        "missing": fuzz_dir / "key-missing",
+        "empty": fuzz_dir / "key-empty",
+        "directory": fuzz_dir,
+        "blank": None,
+    }
+    file_key = SECRET + "KEYFILECONTENT"
+    key_paths["good"].write_text(f"  {file_key}\n")  # type: ignore[union-attr]
+    key_paths["empty"].write_text("\n")  # type: ignore[union-attr]
+    mount = fuzz_dir / "mount"
+    shutil.rmtree(mount, ignore_errors=True)
+    data = mount / "..2026_12_02_10_00_00.1" if kubernetes_layout else mount
+    data.mkdir(parents=True)
+    for name, value in secret_files.items():
+        chosen = str(key_paths["good"]) if value == "KEYFILE" else value
+        (data / name).write_text(chosen, encoding="utf-8", errors="surrogatepass")
+        if kubernetes_layout:
+            (mount / name).symlink_to(f"..data/{name}")
+    if kubernetes_layout:
+        (mount / "..data").symlink_to(data.name)
+    config_path = fuzz_dir / "sources.toml"
+    config_path.write_text(config, encoding="utf-8", errors="surrogatepass")
+    env = {"PLAYGROUND_SECRETS": str(fuzz_dir / "none.toml"), "PLAYGROUND_SECRETS_DIR": str(mount)}
+    if key_file is not None:
+        value = "" if key_paths[key_file] is None else str(key_paths[key_file])
+        if key_file_in_env:
+            env["PLAYGROUND_DEPLOYMENTS__GPT_4O__KEY_FILE"] = value
+        else:
+            config_path.write_text(f'[deployments.gpt-4o]\nendpoint = "https://a.example"\nkey_file = "{value}"\n')
+    try:
+        loaded = load_settings(config_path, environ=env)
+    except ConfigError as exc:
+        event("ConfigError")
+        message = str(exc)
+        assert message and exc.source and "\n" not in message
+        for secret in [file_key, *_secret_values(config, secret_files)]:
+            assert secret not in message, f"{secret!r} shows in {message!r}"
+        return
+    event("Settings")
+    for name, deployment in loaded.deployments.items():
+        assert deployment.name == name and (deployment.key is None) == (deployment.key_source == "none")
+        assert file_key not in repr(deployment) + deployment.model_dump_json()
