@@ -364,7 +364,7 @@ def test_secrets_are_referenced_never_inlined(name: str) -> None:
     assert volumes[mount["name"]]["secret"]["secretName"] == "playground-streamlit-secrets"
 
 
-def test_the_demo_overlay_runs_the_embedded_endpoint_beside_the_app() -> None:
+def test_the_demo_overlay_runs_the_embedded_endpoint_beside_the_app(tmp_path: Path) -> None:
     resources = rendered("demo")
     endpoint = one(resources, "Deployment", ENDPOINT)
     (container,) = pod_spec(endpoint)["containers"]
@@ -391,4 +391,11 @@ def test_the_demo_overlay_runs_the_embedded_endpoint_beside_the_app() -> None:
     assert all(v["secret"].get("optional") is True for v in volumes if "secret" in v)
     (text,) = one(resources, "ConfigMap", "playground-deployments")["data"].values()
     assert not tomllib.loads(text).get("deployments")
-    assert set(LOCAL_DEPLOYMENTS) == {"smollm2-135m-instruct", "all-minilm-l6-v2", "image-descriptor"}
+    (config := tmp_path / "deployments.toml").write_text(text)
+    environ = {
+        "PLAYGROUND_LOCAL_ENDPOINT": env_of(app)["PLAYGROUND_LOCAL_ENDPOINT"]["value"],
+        "PLAYGROUND_SECRETS": str(tmp_path / "none.toml"),
+    }
+    loaded = load_settings(config, environ).deployments
+    assert sorted(loaded) == sorted(LOCAL_DEPLOYMENTS)
+    assert {d.endpoint for d in loaded.values()} == {f"http://{ENDPOINT}:{port['port']}/{n}" for n in LOCAL_DEPLOYMENTS}
