@@ -16,7 +16,9 @@ read-only, they show what the processes write at run time (deploy/README.md says
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -56,15 +58,31 @@ def report(step: str, processes: dict[str, int]) -> None:
         print(f"{step:<32} {name:<9} rss {rss / 1024:7.1f} MiB  peak {peak / 1024:7.1f} MiB  cpu {cpu:6.1f} s")
 
 
+def children(pid: int) -> list[int]:
+    """The process's child pids (none once it has exited)."""
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def stop(process: subprocess.Popen[bytes], traced: bool) -> None:
+    """Stop a server; under strace, the traced server first (ending strace alone would leave it running)."""
+    if traced:
+        for pid in children(process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+    stop_process(process)
+
+
 def server_pid(process: subprocess.Popen[bytes], traced: bool) -> int:
     """The server's own pid: the process itself, or strace's child when it runs under strace."""
     if not traced:
         return process.pid
-    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         # strace forks short-lived children of its own to probe ptrace features: wait for the one running python.
-        for pid in children.read_text().split():
+        for pid in children(process.pid):
             try:
                 if b"-m\0" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     return int(pid)
@@ -173,8 +191,8 @@ def main(sessions: int, home: Path | None, trace_prefix: str | None) -> None:
     with (workdir / "app.log").open("wb") as log:
         app = subprocess.Popen(wrap("app", app_command), cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     traced = trace_prefix is not None
-    processes = {"app": server_pid(app, traced), "endpoint": server_pid(endpoint, traced)}
     try:
+        processes = {"app": server_pid(app, traced), "endpoint": server_pid(endpoint, traced)}
         wait_healthy(f"http://127.0.0.1:{endpoint_port}/health?ready=1", endpoint)
         app_url = f"http://127.0.0.1:{app_port}"
         wait_healthy(f"{app_url}/_stcore/health", app)
@@ -206,8 +224,8 @@ def main(sessions: int, home: Path | None, trace_prefix: str | None) -> None:
         for folder, (count, size) in sorted(written.items()):
             print(f"  ~/{folder}: {count} files, {size / 1024:.0f} KiB")
     finally:
-        stop_process(app)
-        stop_process(endpoint)
+        stop(app, traced)
+        stop(endpoint, traced)
 
 
 if __name__ == "__main__":
