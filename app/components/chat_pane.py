@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+from typing import Any
 
 import streamlit as st
 
@@ -26,6 +27,24 @@ STOP_KEY = "chat_stop"
 # How often the page looks for new text; a redraw also happens at least every KEEPALIVE_INTERVAL_S.
 POLL_INTERVAL_S = 0.03
 KEEPALIVE_INTERVAL_S = 0.25
+
+
+def follow_stream(pump: StreamPump, placeholder: Any) -> None:
+    """Draw the pump's text into `placeholder` until it is done (the chat page's and the Prompts page's answers)."""
+    shown, last_draw = "", time.monotonic()
+    while True:
+        with run_slots.released():  # other sessions' pages run while this one waits for tokens
+            finished = pump.wait(POLL_INTERVAL_S)
+        if finished:
+            return
+        text, now = pump.text, time.monotonic()
+        # Each redraw is where Streamlit notices Stop, so one happens even while no token arrives.
+        if text != shown or now - last_draw >= KEEPALIVE_INTERVAL_S:
+            if text:
+                render_untrusted(text, placeholder, cursor="▌")
+            else:
+                placeholder.markdown(":gray[…] ▌")
+            shown, last_draw = text, now
 
 
 def _retry() -> None:
@@ -185,20 +204,7 @@ def generate_answer(deployment: Deployment, system_prompt: str, values: ParamVal
         with tracing.action("chat turn"):  # the pump's thread carries the action: the turn is one trace
             pump = StreamPump(lambda: client.stream_chat(messages, **params))
         try:
-            shown, last_draw = "", time.monotonic()
-            while True:
-                with run_slots.released():  # other sessions' pages run while this one waits for tokens
-                    finished = pump.wait(POLL_INTERVAL_S)
-                if finished:
-                    break
-                text, now = pump.text, time.monotonic()
-                # Each redraw is where Streamlit notices Stop, so one happens even while no token arrives.
-                if text != shown or now - last_draw >= KEEPALIVE_INTERVAL_S:
-                    if text:
-                        render_untrusted(text, placeholder, cursor="▌")
-                    else:
-                        placeholder.markdown(":gray[…] ▌")
-                    shown, last_draw = text, now
+            follow_stream(pump, placeholder)
         finally:
             try:
                 interrupted = not pump.done.is_set()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +20,7 @@ import streamlit as st
 from app import chat_state, run_slots, state
 from app.chat_params import JSON_SCHEMA_PARAM
 from app.chat_state import ChatEntry
-from app.components import prompt_completion, prompt_draft
+from app.components import chat_pane, prompt_completion, prompt_draft
 from app.components.error_card import render_error, render_filtered_answer
 from app.components.metrics_strip import render_metrics
 from app.components.safe_markdown import render_untrusted
@@ -37,8 +36,6 @@ _PENDING = "prompts.run_pending"
 _RUN = prompt_draft.RUN_KEY
 _LOCK = "prompts.run_lock"
 STOP_KEY = "prompts.stop"
-POLL_INTERVAL_S = 0.03
-KEEPALIVE_INTERVAL_S = 0.25
 
 
 @dataclass
@@ -225,19 +222,7 @@ def stream_run(run: PromptRun) -> None:
         with tracing.action("prompt run"):  # the pump's thread carries the action: the run is one trace
             pump = StreamPump(lambda: send_run(client, run))
         try:
-            shown, last_draw = "", time.monotonic()
-            while True:
-                with run_slots.released():  # other sessions' pages run while this one waits for tokens
-                    finished = pump.wait(POLL_INTERVAL_S)
-                if finished:
-                    break
-                text, now = pump.text, time.monotonic()
-                if text != shown or now - last_draw >= KEEPALIVE_INTERVAL_S:
-                    if text:
-                        render_untrusted(text, placeholder, cursor="▌")
-                    else:
-                        placeholder.markdown(":gray[…] ▌")
-                    shown, last_draw = text, now
+            chat_pane.follow_stream(pump, placeholder)
         finally:
             try:
                 interrupted = not pump.done.is_set()
