@@ -90,6 +90,32 @@ def _headers_code(deployment: Deployment, plain: dict[str, str]) -> str | None:
     return "{\n" + "\n".join(items) + "\n    }"
 
 
+def openai_credentials(deployment: Deployment, env: str, imports: list[str], client_args: list[str]) -> str:
+    """The openai client's auth and header arguments (appended to `client_args`, imports to `imports`); returns the
+    comment that says where the key comes from. The key itself is only ever an environment variable's name."""
+    if deployment.auth == "entra":
+        imports.append("from azure.identity import DefaultAzureCredential, get_bearer_token_provider")
+        scope = "https://cognitiveservices.azure.com/.default"
+        client_args.append(
+            f"    azure_ad_token_provider=get_bearer_token_provider(DefaultAzureCredential(), {scope!r}),"
+        )
+        key_comment = "# Signs in with Microsoft Entra ID (az login, managed identity, ...)."
+    elif deployment.key is not None:
+        client_args.append(f'    api_key=os.environ["{env}"],')
+        key_comment = f'# The key of deployment "{deployment.name}" is read from the environment variable {env}.'
+    else:
+        # The openai SDK insists on a key even when the endpoint takes none.
+        client_args.append(f'    api_key=os.environ.get("{env}", "unused"),')
+        key_comment = f"# This endpoint takes no key; set {env} if yours does."
+    headers: dict[str, str] = {}
+    if deployment.azureml_deployment:
+        headers["azureml-model-deployment"] = deployment.azureml_deployment
+    headers_code = _headers_code(deployment, headers)
+    if headers_code:
+        client_args.append(f"    default_headers={headers_code},")
+    return key_comment
+
+
 def _header_comments(deployment: Deployment, prefix: str = "# ") -> list[str]:
     return [
         f'{prefix}Header {header} of deployment "{deployment.name}" is read from the environment variable {env}.'
@@ -186,26 +212,7 @@ def python_openai(deployment: Deployment, messages: list[dict[str, Any]], params
         client_args.append(f"    base_url={deployment.endpoint!r},")
         if version:
             client_args.append(f"    default_query={{'api-version': {version!r}}},")
-    if deployment.auth == "entra":
-        imports.append("from azure.identity import DefaultAzureCredential, get_bearer_token_provider")
-        scope = "https://cognitiveservices.azure.com/.default"
-        client_args.append(
-            f"    azure_ad_token_provider=get_bearer_token_provider(DefaultAzureCredential(), {scope!r}),"
-        )
-        key_comment = "# Signs in with Microsoft Entra ID (az login, managed identity, ...)."
-    elif deployment.key is not None:
-        client_args.append(f'    api_key=os.environ["{env}"],')
-        key_comment = f'# The key of deployment "{deployment.name}" is read from the environment variable {env}.'
-    else:
-        # The openai SDK insists on a key even when the endpoint takes none.
-        client_args.append(f'    api_key=os.environ.get("{env}", "unused"),')
-        key_comment = f"# This endpoint takes no key; set {env} if yours does."
-    headers: dict[str, str] = {}
-    if deployment.azureml_deployment:
-        headers["azureml-model-deployment"] = deployment.azureml_deployment
-    headers_code = _headers_code(deployment, headers)
-    if headers_code:
-        client_args.append(f"    default_headers={headers_code},")
+    key_comment = openai_credentials(deployment, env, imports, client_args)
     kwargs: dict[str, Any] = {"model": deployment.model or deployment.name, "messages": messages}
     kwargs.update({k: v for k, v in params.items() if k not in ("model_extras", "extra_parameters")})
     if params.get("model_extras"):

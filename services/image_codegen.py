@@ -18,6 +18,7 @@ from services.codegen import (
     _literal,
     header_env_vars,
     key_env_var,
+    openai_credentials,
 )
 from services.config import Deployment
 from services.http import api_version, entra_scope
@@ -153,25 +154,7 @@ def python_openai(deployment: Deployment, prompt: str, params: dict[str, Any]) -
         constructor = "OpenAI"
         if version:
             client_args.append(f"    default_query={{'api-version': {version!r}}},")
-    if deployment.auth == "entra":
-        imports.append("from azure.identity import DefaultAzureCredential, get_bearer_token_provider")
-        scope = "https://cognitiveservices.azure.com/.default"
-        client_args.append(
-            f"    azure_ad_token_provider=get_bearer_token_provider(DefaultAzureCredential(), {scope!r}),"
-        )
-        key_comment = "# Signs in with Microsoft Entra ID (az login, managed identity, ...)."
-    elif deployment.key is not None:
-        client_args.append(f'    api_key=os.environ["{env}"],')
-        key_comment = f'# The key of deployment "{deployment.name}" is read from the environment variable {env}.'
-    else:
-        client_args.append(f'    api_key=os.environ.get("{env}", "unused"),')
-        key_comment = f"# This endpoint takes no key; set {env} if yours does."
-    headers: dict[str, str] = {}
-    if deployment.azureml_deployment:
-        headers["azureml-model-deployment"] = deployment.azureml_deployment
-    headers_code = _headers_code(deployment, headers)
-    if headers_code:
-        client_args.append(f"    default_headers={headers_code},")
+    key_comment = openai_credentials(deployment, env, imports, client_args)
     kwargs: dict[str, Any] = {"model": body.pop("model", None) or deployment.model or deployment.name}
     kwargs["prompt"] = body.pop("prompt")
     kwargs.update({name: body.pop(name) for name in _OPENAI_KEYWORDS if name in body})
