@@ -135,48 +135,19 @@ class SessionRun:
     error: str | None = None
 
 
-async def _script_run(socket: Any, state: Any, started: float, run: SessionRun) -> None:
-    """Send one rerun like the browser does on load, then read ForwardMsgs until the script has finished."""
-    from streamlit.proto.BackMsg_pb2 import BackMsg
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-    back = BackMsg()
-    back.rerun_script.CopyFrom(state)
-    await socket.send(back.SerializeToString())
-    count = size = 0
-    while True:
-        msg = ForwardMsg()
-        data = await socket.recv()
-        count, size = count + 1, size + len(data)
-        msg.ParseFromString(data)
-        kind = msg.WhichOneof("type")
-        if kind == "delta" and msg.delta.new_element.WhichOneof("type") == "exception":
-            run.exceptions += 1
-        if kind == "page_not_found":
-            raise RuntimeError(f"page not found: {state.page_name!r}")
-        if kind == "script_finished":
-            if msg.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
-                continue  # e.g. the root page forwarding to /chat: the next run follows on its own
-            if msg.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
-                raise RuntimeError(f"script ended with {ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished)}")
-            run.runs_s.append(time.perf_counter() - started)
-            run.messages.append(count)
-            run.bytes_received.append(size)
-            return
-
-
 async def browserless_session(app_url: str, pages: list[str], timeout_s: float) -> SessionRun:
     """Open `/_stcore/stream` as the browser does and load each of `pages` (`""` is the default page)."""
-    from streamlit.proto.ClientState_pb2 import ClientState
-    from websockets.asyncio.client import connect
+    from bench.streamlit_session import StreamlitSession
 
     run = SessionRun()
-    url = app_url.replace("http://", "ws://", 1) + "/_stcore/stream"
     try:
-        async with asyncio.timeout(timeout_s), connect(url, subprotocols=["streamlit"], max_size=None) as socket:
+        async with asyncio.timeout(timeout_s), StreamlitSession(app_url) as session:
             for page in pages:
-                state = ClientState(query_string="", page_name=page)
-                await _script_run(socket, state, time.perf_counter(), run)
+                script = await session.rerun(page)
+                run.runs_s.append(script.seconds)
+                run.messages.append(script.messages)
+                run.bytes_received.append(script.bytes_received)
+                run.exceptions += len(script.exceptions)
     except Exception as exc:  # a session that fails is counted, not fatal to the others
         run.error = f"{type(exc).__name__}: {exc}"
     return run
