@@ -13,6 +13,7 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from app import run_slots, state  # noqa: E402
+from app.auth import require_sign_in  # noqa: E402
 from app.components import transcript_io  # noqa: E402
 from app.components.sidebar import render_sidebar  # noqa: E402
 from app.components.trace_links import TRACES_URL_PATH  # noqa: E402
@@ -23,6 +24,8 @@ from services import tracing  # noqa: E402
 def main() -> None:
     """Configure the page, draw the sidebar and run the selected page."""
     st.set_page_config(page_title="Model playground", page_icon=":material/science:", layout="wide")
+    # With [auth] configured, nothing below draws until someone is signed in.
+    require_sign_in()
     state.keep_widget_state()
     chat_page = st.Page(chat.render, title="Chat", icon=":material/chat:", url_path="chat")
 
@@ -51,6 +54,7 @@ def main() -> None:
         transcript_io.restore_from_url()
     # Calls made while this page draws (and in the threads it starts) are recorded as made on it.
     tracing.set_page(navigation.url_path or "chat")
+    # SIGN-IN OWNER HOOK (issue 15): tracing.set_owner(current_viewer().owner) goes here once tracing has set_owner.
     render_sidebar()
     navigation.run()
 

@@ -6,6 +6,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from app import state
+from app.auth import render_account
 from app.components.error_card import describe_error, plain
 from services import tracing
 from services.config import ApiKind, Deployment
@@ -114,6 +115,7 @@ def _status_line(deployment: Deployment, status: state.DeploymentStatus) -> str:
 def render_sidebar() -> Deployment | None:
     """Draw the sidebar and return the selected deployment (None when nothing is configured)."""
     with st.sidebar:
+        render_account()
         error = state.config_error()
         if error is not None:
             st.error(f"Configuration problem: {error}")

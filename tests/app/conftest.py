@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -47,13 +48,21 @@ def _developer_machine_policy(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def app_with_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., AppTest]]:
-    """Returns make(config_toml, query=None, **env) -> AppTest that has run once (opened with `query` in its URL)."""
+    """Returns make(config_toml, query=None, secrets=None, user=None, **env) -> AppTest that has run once (opened
+    with `query` in its URL; `secrets` as Streamlit's secrets, `user` as `st.user`)."""
     for name in ("PLAYGROUND_LOCAL_ENDPOINT", "AZUREAI_ENDPOINT_URL", "AZUREAI_ENDPOINT_KEY", "LOCAL_ENDPOINT_KEY"):
         monkeypatch.delenv(name, raising=False)
     # Saved conversations and the embeddings cache go to the test's own directory, not the checkout.
     monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
 
-    def make(config_toml: str, query: Mapping[str, str] | None = None, **env: str) -> AppTest:
+    def make(
+        config_toml: str,
+        query: Mapping[str, str] | None = None,
+        *,
+        secrets: Mapping[str, Any] | None = None,
+        user: Mapping[str, Any] | None = None,
+        **env: str,
+    ) -> AppTest:
         config = tmp_path / f"deployments-{len(list(tmp_path.iterdir()))}.toml"
         config.write_text(config_toml)
         monkeypatch.setenv("PLAYGROUND_CONFIG", str(config))
@@ -62,6 +71,9 @@ def app_with_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S)
         for name, value in (query or {}).items():
             at.query_params[name] = value
+        at.secrets.update(secrets or {})
+        if user is not None:
+            at.user = dict(user)
         at.run()
         assert not at.exception, at.exception
         return at
