@@ -1,0 +1,99 @@
+"""Sign-in through a real OpenID Connect provider on loopback: the sign-in screen, the provider's form, the callback,
+the signed-in app with the user's name in the sidebar, and Sign out back to the sign-in screen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.fixtures.app_server import (
+    AppServer,
+    cap_max_tokens,
+    local_deployments_toml,
+    run_app_server,
+    screenshot,
+    wait_for_app,
+    wait_until_idle,
+)
+from tests.fixtures.oidc_provider import CLIENT_SECRET, COOKIE_SECRET, OidcProvider
+
+pytestmark = pytest.mark.e2e
+
+# Streamlit puts the app's own port in place of {port}; 127.0.0.1 throughout, so the auth cookie is the app's.
+REDIRECT_URI = "http://127.0.0.1:{port}/oauth2callback"
+
+
+@pytest.fixture(scope="module")
+def signed_in_app(local_endpoint_url: str, oidc_provider: OidcProvider) -> Iterator[AppServer]:
+    """The app on the embedded endpoint with `[auth]` pointing at the session's OIDC provider."""
+    with run_app_server(
+        local_deployments_toml(local_endpoint_url), secrets_toml=oidc_provider.auth_toml(REDIRECT_URI)
+    ) as server:
+        yield server
+
+
+def sign_in(page: Any, app_url: str, provider: OidcProvider, sub: str, email: str, name: str) -> None:
+    """From the app's sign-in screen, sign in as the account `sub` (with `email` and `name`) and wait for the app."""
+    provider.set_user(sub, email=email, name=name)
+    page.goto(app_url)
+    wait_for_app(page)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_url(f"{provider.url}/oauth2/authorize*")
+    page.locator("input[name=sub]").fill(sub)
+    page.get_by_role("button", name="Authorize").click()
+    page.wait_for_url(f"{app_url}/**")
+    wait_for_app(page)
+    page.get_by_test_id("stSidebar").get_by_text(name, exact=True).wait_for()
+
+
+def sign_out(page: Any, provider: OidcProvider) -> None:
+    """Sign out from the sidebar and confirm at the provider's end-session page."""
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{provider.url}/oauth2/end_session*")
+    page.get_by_role("button", name="End session").click()
+
+
+def _assert_sign_in_screen(page: Any) -> None:
+    page.get_by_role("button", name="Sign in", exact=True).wait_for()
+    wait_until_idle(page)
+    assert page.get_by_test_id("stHeading").first.inner_text() == "Model playground"
+    assert page.get_by_test_id("stChatInputTextArea").count() == 0
+    assert page.get_by_test_id("stSidebar").count() == 0
+
+
+def test_user_signs_in_through_the_provider_uses_the_chat_and_signs_out(
+    page: Any, signed_in_app: AppServer, oidc_provider: OidcProvider
+) -> None:
+    app_url = signed_in_app.url
+    page.goto(app_url)
+    wait_for_app(page)
+    _assert_sign_in_screen(page)
+    screenshot(page, "sign-in-screen")
+
+    sign_in(page, app_url, oidc_provider, "alice", "alice@example.com", "Alice Example")
+    sidebar = page.get_by_test_id("stSidebar")
+    assert sidebar.get_by_role("button", name="Sign out").is_visible()
+    assert "admin" not in sidebar.locator(".st-key-account").inner_text()
+    page.get_by_test_id("stChatInputTextArea").wait_for()
+    cap_max_tokens(page, 4)
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill("Say hello.")
+    box.press("Enter")
+    page.get_by_test_id("stChatMessage").nth(1).wait_for()
+    wait_until_idle(page)
+    assert page.get_by_test_id("stChatMessage").nth(1).get_by_test_id("stMarkdownContainer").first.inner_text()
+    screenshot(page, "signed-in-chat")
+    for secret in (CLIENT_SECRET, COOKIE_SECRET):
+        assert secret not in page.content()
+        assert secret not in signed_in_app.log()
+
+    sign_out(page, oidc_provider)
+    page.wait_for_url(f"{app_url}/**")
+    wait_for_app(page)
+    _assert_sign_in_screen(page)
+    # Signed out for good: a fresh load of the app does not sign alice back in from a leftover cookie.
+    page.goto(app_url)
+    wait_for_app(page)
+    _assert_sign_in_screen(page)
