@@ -178,7 +178,7 @@ _RESTORE_CHECKED = "chat_restore_checked"
 
 
 def conversation_id() -> str | None:
-    """The id the conversation is saved under (services.conversation_store), once it has been saved or restored."""
+    """The id the conversation is saved under (services.store.conversations), once it has been saved or restored."""
     return st.session_state.get(_CONVERSATION_ID)
 
 

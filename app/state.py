@@ -20,7 +20,7 @@ from services.client import InferenceClient
 from services.config import DEFAULT_CONFIG, ConfigError, Deployment, load_settings
 from services.errors import InferenceError, ModalityNotSupportedError
 from services.netguard import AddressGuard, EndpointPolicyError, policy_from_env
-from services.refusal_store import Refusal, RefusalStore, RefusalStoreError, endpoint_key
+from services.store.refusals import Refusal, RefusalStore, RefusalStoreError, endpoint_key
 from services.schemas import ModelInfo
 
 # Status is fetched at most this often per deployment, not on every rerun.
@@ -236,7 +236,7 @@ def _session_refusals() -> dict[tuple[str, str, str], dict[str, str]]:
 def unsupported_params(deployment_name: str) -> dict[str, str]:
     """Parameters this deployment rejected (from 422s and probes): param -> reason.
 
-    Read from the refusal store (services.refusal_store), so they outlive a reload and are shared by every page and
+    Read from the refusal store (services.store.refusals), so they outlive a reload and are shared by every page and
     session; keyed by the deployment's name and endpoint, so one name on two endpoints does not mix them up.
     """
     deployment, key = _refusal_owner(deployment_name)

@@ -223,7 +223,7 @@ def main() -> None:
             os.environ.pop("PLAYGROUND_TRACE")
         median = {name: statistics.median(values) for name, values in rounds.items()}
         from services import tracing
-        from services.trace_store import TraceStore
+        from services.store.traces import TraceStore
 
         tracing.flush(timeout=60)
         recorded = TraceStore(os.path.join(data.name, tracing.TRACE_FILE)).count()

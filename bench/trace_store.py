@@ -34,7 +34,7 @@ from services.errors import (
 )
 from services.schemas import ChatResult, EmbeddingsResult, Metrics, Usage
 from services.trace_rows import span_row
-from services.trace_store import SORTS, TraceFilter, TraceStore
+from services.store.traces import SORTS, TraceFilter, TraceStore
 from services.tracing import SpanRecord, new_span_id, new_trace_id
 
 TARGET_MS = 100.0

@@ -264,7 +264,7 @@ def main() -> None:
         process.terminate()
         process.wait(timeout=10)
     from services import tracing
-    from services.trace_store import TraceStore
+    from services.store.traces import TraceStore
 
     tracing.flush(timeout=60)
     recorded = TraceStore(Path(data.name) / tracing.TRACE_FILE).count()

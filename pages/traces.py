@@ -1,6 +1,6 @@
 """Traces: every recorded call, filtered, sorted and paged; one trace opened with its timeline, requests and answers.
 
-Reads the SQLite trace store (services.trace_store) one page at a time, after waiting briefly for the recorder to
+Reads the trace store (services.store.traces) one page at a time, after waiting briefly for the recorder to
 write what was just sent. `?trace=<id>` opens one trace, so a metrics line can link to it.
 """
 
@@ -24,21 +24,21 @@ from app.components.trace_table import (
 )
 from app.components.trace_totals import render_totals
 from services import tracing
-from services.embedding_cache import data_dir
 from services.safe_markdown import code_span, escape_markdown
-from services.trace_store import TraceStore, TraceStoreError
+from services.store.traces import TraceStore, TraceStoreError
 
 FLUSH_WAIT_S = 2.0
 
 
 def open_store() -> TraceStore:
-    """The store the recorder writes (under PLAYGROUND_DATA_DIR)."""
-    return TraceStore(data_dir() / tracing.TRACE_FILE)
+    """The store the recorder writes (PLAYGROUND_DATABASE_URL, or traces.sqlite under PLAYGROUND_DATA_DIR)."""
+    return TraceStore()
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _deployment_names(path: str, version: tuple[object, ...]) -> list[str]:
-    return TraceStore(path).deployments()
+def _deployment_names(where: str, version: tuple[object, ...]) -> list[str]:
+    # `where` (the store, without a password) and `version` are the cache key.
+    return open_store().deployments()
 
 
 def _deployments(store: TraceStore, traces: int) -> list[str]:
@@ -46,7 +46,7 @@ def _deployments(store: TraceStore, traces: int) -> list[str]:
     (a compare run's panes join its trace one by one)."""
     newest = store.traces(limit=1)
     version = (traces, newest[0]["trace_id"], newest[0]["spans"]) if newest else (traces,)
-    return _deployment_names(str(store.path), version)
+    return _deployment_names(store.where, version)
 
 
 def _store_error(err: Exception) -> None:

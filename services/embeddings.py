@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from services import tracing
 from services.config import Deployment
-from services.embedding_cache import EmbeddingCache, cache_namespace
+from services.store.embeddings import EmbeddingCache, cache_namespace
 from services.errors import (
     AuthenticationError,
     InferenceError,

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.embedding_cache import data_dir
+from services.store.location import data_dir
 from services.prompt_formats import dump_prompt, format_of, parse_prompt
 from services.prompt_model import (
     MAX_FILE_BYTES,

@@ -256,4 +256,5 @@ def span_row(span: SpanRecord, *, content: bool = True, images: str = "hash") ->
         "answer": masked(answer),
         "error_detail": masked(error_of(span.error)),
         "search": search,
+        "owner": span.owner,
     }

@@ -3,11 +3,12 @@
 A user action (a chat turn, a compare run, an embedding job) opens an `action`: its calls share one trace id. Each
 HTTP attempt inside becomes a `SpanRecord` (a retried attempt is its own span). Recording a span only builds that
 record and puts it on a queue: a writer thread turns records into rows (masking secrets, reducing images, dropping
-message content when `PLAYGROUND_TRACE_CONTENT=false`), writes them to the SQLite trace store in batches, and hands
-them to the OpenTelemetry exporter when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+message content when `PLAYGROUND_TRACE_CONTENT=false`), writes them to the trace store (services.store.traces) in
+batches, and hands them to the OpenTelemetry exporter when `OTEL_EXPORTER_OTLP_ENDPOINT` is set. A span carries the
+owner of the signed-in user who caused it (`set_owner`), so the Traces page can show each user their own.
 
 Worker threads do not inherit context variables: wrap what a thread runs in `carry()` so its calls join the action
-that started it.
+that started it (its page and owner too).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from services.embedding_cache import DATA_DIR_ENV, data_dir
+from services.store.location import DATA_DIR_ENV, DATABASE_URL_ENV, StoreConfigError, location_from_env, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +74,23 @@ class Action:
 
 _PAGE: contextvars.ContextVar[str] = contextvars.ContextVar("playground_page", default="")
 _ACTION: contextvars.ContextVar[Action | None] = contextvars.ContextVar("playground_action", default=None)
+_OWNER: contextvars.ContextVar[str | None] = contextvars.ContextVar("playground_owner", default=None)
 
 
 def set_page(page: str) -> contextvars.Token[str]:
     """Name the page the current script run draws (app/main.py does this once per run)."""
     return _PAGE.set(page)
+
+
+def set_owner(owner: str | None) -> contextvars.Token[str | None]:
+    """Name the signed-in user (services.identity owner id; None with sign-in off) whose calls the current script
+    run makes: every span recorded in this context (and in threads started with `carry`) carries it."""
+    return _OWNER.set(owner)
+
+
+def current_owner() -> str | None:
+    """The owner set for the current context (None when none was)."""
+    return _OWNER.get()
 
 
 @contextlib.contextmanager
@@ -98,8 +111,8 @@ def current_action(default_name: str) -> Action:
 
 
 def carry(fn: Callable[P, R]) -> Callable[P, R]:
-    """`fn` running in the context (the action, the page) of the thread that wrapped it; each run gets its own copy,
-    so one wrapper can run in several threads at once."""
+    """`fn` running in the context (the action, the page, the owner) of the thread that wrapped it; each run gets
+    its own copy, so one wrapper can run in several threads at once."""
     context = contextvars.copy_context()
 
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -140,6 +153,7 @@ class SpanRecord:
     price_out: float | None = None
     secrets: tuple[str, ...] = ()
     span_id: str = field(default_factory=new_span_id)
+    owner: str | None = field(default_factory=current_owner)  # read on the caller's thread, where it was set
 
 
 # --- the recorder: a queue and a writer thread -----------------------------------------------------------------------
@@ -149,7 +163,7 @@ class SpanRecord:
 class TraceSettings:
     """What recording does, from the environment (read per call: cheap, and tests change it per test)."""
 
-    path: Path
+    location: str  # the trace file's path, or the PostgreSQL URL (which may hold a password: never logged)
     content: bool
     images: str
     retention_days: float
@@ -161,8 +175,14 @@ class TraceSettings:
         env = os.environ
         if env.get(TRACE_ENV, "").strip().lower() in _FALSE:
             return None
+        try:
+            found = location_from_env()
+        except StoreConfigError as exc:
+            log.warning("trace recording is off: %s", exc)
+            return None
+        location = found.url if found.url is not None else str((found.directory or Path()) / TRACE_FILE)
         return cls(
-            path=data_dir() / TRACE_FILE,
+            location=location,
             content=env.get(TRACE_CONTENT_ENV, "true").strip().lower() not in _FALSE,
             images="full" if env.get(TRACE_IMAGES_ENV, "").strip().lower() == "full" else "hash",
             retention_days=_number(env.get(RETENTION_DAYS_ENV), DEFAULT_RETENTION_DAYS),
@@ -219,10 +239,10 @@ class Recorder:
 
     def store(self) -> Any:
         if self._store is None:
-            from services.trace_store import TraceStore  # imported on the writer thread: the page path stays light
+            from services.store.traces import TraceStore  # imported on the writer thread: the page path stays light
 
             self._store = TraceStore(
-                self.settings.path, retention_days=self.settings.retention_days, max_spans=self.settings.max_spans
+                self.settings.location, retention_days=self.settings.retention_days, max_spans=self.settings.max_spans
             )
         return self._store
 
@@ -272,7 +292,10 @@ class Recorder:
                 self.store().write(rows)
             except Exception as exc:
                 self.dropped += len(rows)
-                log.warning("trace store %s: %d spans not written: %s", self.settings.path, len(rows), exc)
+                where = (
+                    redact_url(self.settings.location) if "://" in self.settings.location else self.settings.location
+                )
+                log.warning("trace store %s: %d spans not written: %s", where, len(rows), exc)
             _export(rows)
         for item in batch:
             if isinstance(item, _Flush):
@@ -294,7 +317,15 @@ def _export(rows: list[dict[str, Any]]) -> None:
 _recorders: dict[TraceSettings, Recorder] = {}
 _by_environment: dict[tuple[str | None, ...], Recorder | None] = {}
 _recorders_lock = threading.Lock()
-_SETTING_NAMES = (TRACE_ENV, TRACE_CONTENT_ENV, TRACE_IMAGES_ENV, RETENTION_DAYS_ENV, MAX_SPANS_ENV, DATA_DIR_ENV)
+_SETTING_NAMES = (
+    TRACE_ENV,
+    TRACE_CONTENT_ENV,
+    TRACE_IMAGES_ENV,
+    RETENTION_DAYS_ENV,
+    MAX_SPANS_ENV,
+    DATA_DIR_ENV,
+    DATABASE_URL_ENV,
+)
 
 
 def recorder() -> Recorder | None:

@@ -14,7 +14,7 @@ import streamlit as st
 from app import chat_state
 from app.components import transcript_io
 from app.components.safe_markdown import render_attached_images, render_untrusted
-from services.conversation_store import ConversationStore, ConversationStoreError
+from services.store.conversations import ConversationStore, ConversationStoreError
 from services.safe_markdown import code_span, escape_markdown
 from services.transcript import FAILED_MARK, ChatTurn, Transcript, TranscriptError, from_json
 

@@ -19,7 +19,7 @@ from app import state
 from services import tracing
 from services.client import InferenceClient
 from services.config import Deployment
-from services.embedding_cache import EmbeddingCache
+from services.store.embeddings import EmbeddingCache
 from services.embeddings import EmbedManyResult, embed_many, retry_missing
 
 JOB_KEY = "emb_job"

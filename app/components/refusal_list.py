@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import state
-from services.refusal_store import RefusalStoreError
+from services.store.refusals import RefusalStoreError
 
 _ERROR = "models_forget_error"
 

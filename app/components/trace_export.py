@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from app.components.trace_errors import loads
-from services.trace_store import TraceFilter, TraceStore, TraceStoreError
+from services.store.traces import TraceFilter, TraceStore, TraceStoreError
 
 log = logging.getLogger(__name__)
 

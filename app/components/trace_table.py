@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from app.components.trace_links import QUERY_TRACE
-from services.trace_store import SORTS, TraceFilter, TraceStore
+from services.store.traces import SORTS, TraceFilter, TraceStore
 
 PAGE_SIZES = (25, 50, 100)
 OPERATIONS = ("chat", "text_completion", "embeddings", "image_embeddings", "image_generation", "info", "models")

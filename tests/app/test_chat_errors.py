@@ -8,7 +8,7 @@ from collections.abc import Callable
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from services.refusal_store import RefusalStore
+from services.store.refusals import RefusalStore
 from tests.app.conftest import all_text, cap_tokens, send
 from tests.fixtures.app_server import toml_deployment
 from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks, closed_port
@@ -213,8 +213,8 @@ def test_an_error_card_links_to_the_trace_that_recorded_the_failure(local_app: A
     import re
 
     from services import tracing
-    from services.embedding_cache import data_dir
-    from services.trace_store import TraceStore
+    from services.store.location import data_dir
+    from services.store.traces import TraceStore
 
     send(local_app, "Tell me about the forbiddenfruit please")
     links = re.findall(r"\[Open its trace\]\(/traces\?trace=([0-9a-f]{32})\)", all_text(local_app))

@@ -8,7 +8,7 @@ from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
-from services.conversation_store import ConversationStore
+from services.store.conversations import ConversationStore
 from services.transcript import FAILED_MARK, from_json, to_markdown
 from tests.app.conftest import all_text, cap_tokens, send
 from tests.fixtures.app_server import toml_deployment

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from streamlit.testing.v1 import AppTest
 
 from app.components.system_prompt import SYSTEM_PROMPT_KEY
-from services.conversation_store import ConversationStore
+from services.store.conversations import ConversationStore
 from services.transcript import ChatTurn, Transcript, to_json
 from tests.app.conftest import all_text
 from tests.fixtures.app_server import toml_deployment

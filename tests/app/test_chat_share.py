@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
-from services.conversation_store import ConversationStore, new_conversation_id
+from services.store.conversations import ConversationStore, new_conversation_id
 from services.transcript import ChatTurn, Transcript, from_json, to_json
 from tests.app.conftest import all_text
 from tests.fixtures.app_server import toml_deployment

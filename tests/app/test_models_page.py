@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from services.config import Deployment
-from services.refusal_store import RefusalStore
+from services.store.refusals import RefusalStore
 
 
 def _script() -> None:

@@ -15,11 +15,11 @@ from streamlit.testing.v1 import AppTest
 from app.components import prompt_completion
 from app.state import unsupported_params
 from services import tracing
-from services.embedding_cache import data_dir
+from services.store.location import data_dir
 from services.probe import CapabilityResult, ProbeReport, Status
 from services.prompts import MAX_FILE_BYTES, content_token, load_prompt, prompts_dir
 from services.safe_markdown import escape_markdown as shown
-from services.trace_store import TraceFilter, TraceStore
+from services.store.traces import TraceFilter, TraceStore
 from tests.app.conftest import all_text, cap_tokens, send
 from tests.fixtures.app_server import local_deployments_toml, toml_deployment
 from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks, completion_chunks

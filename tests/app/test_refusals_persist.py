@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from services.refusal_store import RefusalStore
+from services.store.refusals import RefusalStore
 from tests.app.conftest import all_text
 from tests.fixtures.app_server import toml_deployment
 from tests.fixtures.fault_server import FaultServer, Reply, Scenario, chat_chunks

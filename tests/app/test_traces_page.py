@@ -17,8 +17,8 @@ from app.components.trace_export import jsonl, otlp
 from services import tracing
 from services.client import InferenceClient
 from services.config import LOCAL_API_VERSION, Deployment
-from services.embedding_cache import data_dir
-from services.trace_store import SPAN_COLUMNS, TraceFilter, TraceStore
+from services.store.location import data_dir
+from services.store.traces import SPAN_COLUMNS, TraceFilter, TraceStore
 from tests.app.conftest import all_text, cap_tokens, send
 from tests.fixtures.app_server import local_deployments_toml, toml_deployment
 from tests.fixtures.fault_server import CONTENT_FILTER_BODY, FaultServer, Reply, chat_chunks

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from services.refusal_store import STORE_FILE, RefusalStore
+from services.store.refusals import STORE_FILE, RefusalStore
 from tests.fixtures.app_server import AppServer, screenshot, wait_for_app, wait_until_idle
 
 pytestmark = pytest.mark.e2e

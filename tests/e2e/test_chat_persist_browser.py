@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from services.conversation_store import STORE_FILE, ConversationStore
+from services.store.conversations import STORE_FILE, ConversationStore
 from services.transcript import from_json
 from tests.fixtures.app_server import (
     AppServer,

@@ -13,7 +13,7 @@ import pytest
 from services import tracing
 from services.client import CompletionStream, InferenceClient
 from services.config import Deployment
-from services.embedding_cache import data_dir
+from services.store.location import data_dir
 from services.errors import (
     ContentFilterError,
     MalformedResponseError,
@@ -24,7 +24,7 @@ from services.errors import (
 )
 from services.retry import RetryPolicy
 from services.schemas import CompletionResult
-from services.trace_store import TraceFilter, TraceStore
+from services.store.traces import TraceFilter, TraceStore
 from tests.fixtures.fault_server import (
     CONTENT_FILTER_BODY,
     FaultServer,

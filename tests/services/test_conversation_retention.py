@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.conversation_store import (
+from services.store.conversations import (
     DEFAULT_RETENTION_DAYS,
     PURGE_INTERVAL_S,
     ConversationStore,
@@ -65,7 +65,7 @@ def test_a_short_id_already_in_the_file_never_loads(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
     ConversationStore(path).save(new_conversation_id(), _json())
     with sqlite3.connect(path) as conn:
-        conn.execute("INSERT INTO conversations VALUES ('abc12345', ?, ?)", (_json(), T0))
+        conn.execute("INSERT INTO conversations (id, transcript, updated) VALUES ('abc12345', ?, ?)", (_json(), T0))
     assert ConversationStore(path).load("abc12345") is None
 
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from services.config import Deployment
-from services.conversation_store import (
+from services.store.conversations import (
     STORE_FILE,
     ConversationStore,
     ConversationStoreError,

@@ -12,7 +12,8 @@ import pytest
 
 from services.client import InferenceClient
 from services.config import Deployment
-from services.embedding_cache import EmbeddingCache, cache_namespace, data_dir
+from services.store.embeddings import EmbeddingCache, cache_namespace
+from services.store.location import data_dir
 from services.embeddings import embed_many, retry_missing
 from services.errors import InvalidRequestError, ModalityNotSupportedError
 from tests.services.test_embeddings_server import REJECT_MARKER, ToyServer, run_toy_server, toy_vector

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.refusal_store import MAX_REASON_CHARS, RefusalStore, RefusalStoreError
+from services.store.refusals import MAX_REASON_CHARS, RefusalStore, RefusalStoreError
 
 EP = "https://one.example.models.ai.azure.com"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from services.trace_store import SPAN_COLUMNS, TraceFilter, TraceStore
+from services.store.traces import SPAN_COLUMNS, TraceFilter, TraceStore
 
 NS = 1_000_000_000
 # Recent times: the store applies its 30-day retention as it writes.
@@ -152,7 +152,7 @@ def test_retention_by_count_keeps_the_newest_spans(tmp_path: Path) -> None:
 def test_a_store_that_cannot_be_opened_says_which_file(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    from services.trace_store import TraceStoreError
+    from services.store.traces import TraceStoreError
 
     with pytest.raises(TraceStoreError, match="cannot be opened"):
         TraceStore(blocker / "traces.sqlite").traces()
@@ -160,7 +160,7 @@ def test_a_store_that_cannot_be_opened_says_which_file(tmp_path: Path) -> None:
 
 _WRITER = """
 import sys, time
-from services.trace_store import TraceStore
+from services.store.traces import TraceStore
 from tests.services.test_trace_store import row
 
 path, worker, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

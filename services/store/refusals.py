@@ -1,41 +1,30 @@
-"""A SQLite store of learned refusals: the parameters a deployment rejected (a 422, a probe), with when and why.
+"""The store of learned refusals: the parameters a deployment rejected (a 422, a probe), with when and why.
 
-It lives under the data directory (`PLAYGROUND_DATA_DIR`, default `.data/` at the repository root) beside the
-conversation store, so what the playground learned survives a reload and a restart, and the chat page, the compare
-page and the capability map read the same answers. A refusal belongs to a deployment name *at* an endpoint (and
-model): two endpoints that use one deployment name never share what was learned about either.
+It lives in the area "refusals" (SQLite: `refusals.sqlite` under `PLAYGROUND_DATA_DIR`; PostgreSQL: the database of
+`PLAYGROUND_DATABASE_URL`), so what the playground learned survives a reload and a restart, and the chat page, the
+compare page and the capability map read the same answers. A refusal belongs to a deployment name *at* an endpoint
+(and model): two endpoints that use one deployment name never share what was learned about either. Refusals are
+facts about deployments, shared by every user: they have no owner.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import time
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.embedding_cache import data_dir
+from services.store.database import Database, StoreError, open_database
+from services.store.location import StoreConfigError
 
+AREA = "refusals"
 STORE_FILE = "refusals.sqlite"
 # A reason is one line for a caption; a longer one (an endpoint's whole error body) is cut.
 MAX_REASON_CHARS = 500
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS refusals (
-    deployment TEXT NOT NULL,
-    endpoint TEXT NOT NULL,
-    model TEXT NOT NULL,
-    param TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    learned REAL NOT NULL,
-    PRIMARY KEY (deployment, endpoint, model, param)
-) WITHOUT ROWID
-"""
-
 
 class RefusalStoreError(Exception):
-    """The store could not be read or written; the message names the file."""
+    """The store could not be read or written; the message names the file or database."""
 
 
 @dataclass(frozen=True)
@@ -57,21 +46,20 @@ def endpoint_key(endpoint: str) -> str:
 
 
 class RefusalStore:
-    """record / refusals / all / forget of learned refusals; safe to share between threads and processes."""
+    """record / refusals / all / forget of learned refusals; safe to share between threads and processes.
+    `location` (or `database_url`) None follows PLAYGROUND_DATABASE_URL (SQLite in the data directory by
+    default); a path is that SQLite file, a URL that database."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else data_dir() / STORE_FILE
-
-    def _connect(self) -> sqlite3.Connection:
+    def __init__(self, location: str | Path | Database | None = None, *, database_url: str | None = None) -> None:
+        location = database_url if database_url is not None else location
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=10.0)
-            conn.execute("PRAGMA journal_mode=WAL")  # several Streamlit sessions or processes may share the file
-            conn.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; a write must not hold up the page
-            conn.execute(_SCHEMA)
-            return conn
-        except (sqlite3.Error, OSError) as exc:
-            raise RefusalStoreError(f"The refusal store {self.path} cannot be opened: {exc}") from exc
+            self.db = location if isinstance(location, Database) else open_database(AREA, location)
+        except StoreConfigError as exc:
+            raise RefusalStoreError(str(exc)) from None
+
+    def _error(self, exc: StoreError, doing: str) -> RefusalStoreError:
+        verb = "opened" if exc.opening else doing
+        return RefusalStoreError(f"The refusal store {exc.where} cannot be {verb}: {exc}")
 
     def record(
         self,
@@ -95,25 +83,26 @@ class RefusalStore:
             time.time() if when is None else when,
         )
         try:
-            with closing(self._connect()) as conn, conn:
-                conn.execute(
-                    "INSERT OR REPLACE INTO refusals (deployment, endpoint, model, param, reason, learned)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+            with self.db.transaction() as tx:
+                tx.execute(
+                    "INSERT INTO refusals (deployment, endpoint, model, param, reason, learned)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (deployment, endpoint, model, param)"
+                    " DO UPDATE SET reason = excluded.reason, learned = excluded.learned",
                     row,
                 )
-        except sqlite3.Error as exc:
-            raise RefusalStoreError(f"The refusal store {self.path} cannot be written: {exc}") from exc
+        except StoreError as exc:
+            raise self._error(exc, "written") from None
 
     def _select(self, where: str, args: tuple[str, ...]) -> list[Refusal]:
         try:
-            with closing(self._connect()) as conn:
-                rows = conn.execute(
+            with self.db.transaction(write=False) as tx:
+                rows = tx.execute(
                     "SELECT deployment, endpoint, model, param, reason, learned FROM refusals"
                     f" {where} ORDER BY deployment, endpoint, model, param",
                     args,
                 ).fetchall()
-        except sqlite3.Error as exc:
-            raise RefusalStoreError(f"The refusal store {self.path} cannot be read: {exc}") from exc
+        except StoreError as exc:
+            raise self._error(exc, "read") from None
         return [
             Refusal(str(d), str(e), str(m), str(p), str(r), dt.datetime.fromtimestamp(float(t), dt.UTC))
             for d, e, m, p, r, t in rows
@@ -138,7 +127,7 @@ class RefusalStore:
             query += " AND param = ?"
             args += (param,)
         try:
-            with closing(self._connect()) as conn, conn:
-                return conn.execute(query, args).rowcount
-        except sqlite3.Error as exc:
-            raise RefusalStoreError(f"The refusal store {self.path} cannot be written: {exc}") from exc
+            with self.db.transaction() as tx:
+                return tx.execute(query, args).rowcount
+        except StoreError as exc:
+            raise self._error(exc, "written") from None
