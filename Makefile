@@ -8,7 +8,7 @@ REQS := requirements.txt requirements-dev.txt requirements-models.txt constraint
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) 2>/dev/null | sha256sum | cut -c1-16)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test lint bench chromium endpoint clean
+.PHONY: install run test lint bench chromium postgresql endpoint clean
 
 install: $(STAMP)
 
@@ -30,13 +30,17 @@ $(STAMP): $(REQS)
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 
+# The PostgreSQL storage tests start Debian's server from /usr/lib/postgresql/<n>/bin (never a running service).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q postgresql; }
+
 run: install
 	@scripts/run.sh
 
 endpoint: install
 	$(BIN)/python -m local_endpoint --host 127.0.0.1 --port 8800
 
-test: install chromium
+test: install chromium postgresql
 	$(BIN)/python -m pytest
 
 lint: install

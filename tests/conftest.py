@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.counting_server",
     "tests.fixtures.otlp_receiver",
     "tests.fixtures.image_server",
+    "tests.fixtures.postgres",
     "tests.fixtures.oidc_provider",
 ]
 

@@ -1,9 +1,8 @@
-"""Conversation ids that cannot be guessed, read-only share ids, and removal of old conversations."""
+"""Conversation ids that cannot be guessed, read-only share ids, and removal of old conversations (both engines)."""
 
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -53,24 +52,24 @@ def test_new_ids_carry_128_random_bits() -> None:
 @pytest.mark.parametrize(
     "bad", ["", "short", "savedConversation01", "a" * 21, "a" * 65, "../../etc/passwd", "a b" * 10, "é" * 22]
 )
-def test_ids_shorter_than_the_store_makes_or_not_url_safe_are_refused(tmp_path: Path, bad: str) -> None:
+def test_ids_shorter_than_the_store_makes_or_not_url_safe_are_refused(database_url: str, bad: str) -> None:
     assert not is_valid_id(bad)
-    store = ConversationStore(tmp_path / "c.sqlite")
+    store = ConversationStore()
     with pytest.raises(ValueError, match="Invalid conversation id"):
         store.save(bad, _json())
     assert store.load(bad) is None and store.load_shared(bad) is None and store.share_id(bad) is None
 
 
-def test_a_short_id_already_in_the_file_never_loads(tmp_path: Path) -> None:
-    path = tmp_path / "c.sqlite"
-    ConversationStore(path).save(new_conversation_id(), _json())
-    with sqlite3.connect(path) as conn:
-        conn.execute("INSERT INTO conversations (id, transcript, updated) VALUES ('abc12345', ?, ?)", (_json(), T0))
-    assert ConversationStore(path).load("abc12345") is None
+def test_a_short_id_already_in_the_store_never_loads(database_url: str) -> None:
+    store = ConversationStore()
+    store.save(new_conversation_id(), _json())
+    with store.db.transaction() as tx:
+        tx.execute("INSERT INTO conversations (id, transcript, updated) VALUES ('abc12345', ?, ?)", (_json(), T0))
+    assert ConversationStore().load("abc12345") is None
 
 
-def test_a_share_id_opens_the_conversation_and_reveals_nothing_of_its_id(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path / "c.sqlite")
+def test_a_share_id_opens_the_conversation_and_reveals_nothing_of_its_id(database_url: str) -> None:
+    store = ConversationStore()
     conversation_id = new_conversation_id()
     store.save(conversation_id, _json("first"))
     share_id = store.share_id(conversation_id)
@@ -84,34 +83,34 @@ def test_a_share_id_opens_the_conversation_and_reveals_nothing_of_its_id(tmp_pat
     assert store.load_shared(conversation_id) is None
 
 
-def test_the_same_conversation_keeps_one_share_id_that_follows_its_saves(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path / "c.sqlite")
+def test_the_same_conversation_keeps_one_share_id_that_follows_its_saves(database_url: str) -> None:
+    store = ConversationStore()
     conversation_id = new_conversation_id()
     store.save(conversation_id, _json("first"))
     share_id = store.share_id(conversation_id)
     store.save(conversation_id, _json("second"))
-    assert ConversationStore(tmp_path / "c.sqlite").share_id(conversation_id) == share_id
+    assert ConversationStore().share_id(conversation_id) == share_id
     shared = store.load_shared(share_id or "")
     assert shared is not None and from_json(shared).messages[1].content == "second"
 
 
-def test_each_conversation_gets_its_own_share_id(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path / "c.sqlite")
+def test_each_conversation_gets_its_own_share_id(database_url: str) -> None:
+    store = ConversationStore()
     first, second = new_conversation_id(), new_conversation_id()
     store.save(first, _json("one"))
     store.save(second, _json("two"))
     assert store.share_id(first) != store.share_id(second)
 
 
-def test_an_unsaved_conversation_cannot_be_shared(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path / "c.sqlite")
+def test_an_unsaved_conversation_cannot_be_shared(database_url: str) -> None:
+    store = ConversationStore()
     assert store.share_id(new_conversation_id()) is None
     assert store.load_shared(new_conversation_id()) is None
 
 
-def test_conversations_not_updated_within_the_retention_go_with_their_share_ids(tmp_path: Path) -> None:
-    path, clock = tmp_path / "c.sqlite", Clock()
-    store = ConversationStore(path, retention_days=30, clock=clock)
+def test_conversations_not_updated_within_the_retention_go_with_their_share_ids(database_url: str) -> None:
+    clock = Clock()
+    store = ConversationStore(retention_days=30, clock=clock)
     old, fresh = new_conversation_id(), new_conversation_id()
     store.save(old, _json("old"))
     old_share = store.share_id(old)
@@ -121,14 +120,14 @@ def test_conversations_not_updated_within_the_retention_go_with_their_share_ids(
     assert store.purge_expired() == 1
     assert store.load(old) is None and store.load_shared(old_share or "") is None
     assert store.load(fresh) is not None
-    # With the old conversation gone, its share id is gone from the file too.
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM shares").fetchone() == (0,)
+    # With the old conversation gone, its share id is gone from the store too.
+    with store.db.transaction(write=False) as tx:
+        assert tx.value("SELECT COUNT(*) FROM shares") == 0
 
 
-def test_saving_again_keeps_a_conversation(tmp_path: Path) -> None:
+def test_saving_again_keeps_a_conversation(database_url: str) -> None:
     clock = Clock()
-    store = ConversationStore(tmp_path / "c.sqlite", retention_days=30, clock=clock)
+    store = ConversationStore(retention_days=30, clock=clock)
     conversation_id = new_conversation_id()
     store.save(conversation_id, _json("first"))
     clock.now = T0 + 25 * DAY
@@ -138,29 +137,29 @@ def test_saving_again_keeps_a_conversation(tmp_path: Path) -> None:
     assert store.load(conversation_id) is not None
 
 
-def test_opening_a_store_purges_at_most_once_an_hour(tmp_path: Path) -> None:
-    path, clock = tmp_path / "c.sqlite", Clock()
+def test_opening_a_store_purges_at_most_once_an_hour(database_url: str) -> None:
+    clock = Clock()
     first, second = new_conversation_id(), new_conversation_id()
-    ConversationStore(path, retention_days=1, clock=clock).save(first, _json())  # purges (nothing) at T0
+    ConversationStore(retention_days=1, clock=clock).save(first, _json())  # purges (nothing) at T0
     clock.now = T0 + DAY - 1800
-    ConversationStore(path, retention_days=1, clock=clock).save(second, _json())  # purges (nothing) again
+    ConversationStore(retention_days=1, clock=clock).save(second, _json())  # purges (nothing) again
     # The first is past its retention now, but the last purge was half an hour ago: opening removes nothing.
     clock.now = T0 + DAY + 60
-    assert ConversationStore(path, retention_days=1, clock=clock).load(first) is not None
+    assert ConversationStore(retention_days=1, clock=clock).load(first) is not None
     # An hour after that purge, opening the store removes it.
     clock.now = T0 + DAY - 1800 + PURGE_INTERVAL_S
-    assert ConversationStore(path, retention_days=1, clock=clock).load(first) is None
-    assert ConversationStore(path, retention_days=1, clock=clock).load(second) is not None
+    assert ConversationStore(retention_days=1, clock=clock).load(first) is None
+    assert ConversationStore(retention_days=1, clock=clock).load(second) is not None
 
 
-def test_retention_zero_keeps_conversations_forever(tmp_path: Path) -> None:
+def test_retention_zero_keeps_conversations_forever(database_url: str) -> None:
     clock = Clock()
-    store = ConversationStore(tmp_path / "c.sqlite", retention_days=0, clock=clock)
+    store = ConversationStore(retention_days=0, clock=clock)
     conversation_id = new_conversation_id()
     store.save(conversation_id, _json())
     clock.now = T0 + 10_000 * DAY
     assert store.purge_expired() == 0
-    assert ConversationStore(tmp_path / "c.sqlite", retention_days=0, clock=clock).load(conversation_id) is not None
+    assert ConversationStore(retention_days=0, clock=clock).load(conversation_id) is not None
 
 
 def test_retention_comes_from_the_environment() -> None:
@@ -175,4 +174,4 @@ def test_retention_comes_from_the_environment() -> None:
 def test_a_store_opened_with_a_bad_retention_setting_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLAYGROUND_CONVERSATION_RETENTION_DAYS", "ninety")
     with pytest.raises(ConversationStoreError, match="not 'ninety'"):
-        ConversationStore(tmp_path / "c.sqlite")
+        ConversationStore()

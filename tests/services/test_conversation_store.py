@@ -1,4 +1,4 @@
-"""The SQLite conversation store: save/load by id, survival across instances, and no keys in the file."""
+"""The conversation store on both engines: save/load by id, survival across instances, and no keys stored."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from services.store.conversations import (
     is_valid_id,
     new_conversation_id,
 )
+from services.store.location import data_dir
 from services.transcript import ChatTurn, Transcript, TurnMetrics, from_json, to_json
 
 SECRET = "sk-test-secret-2718281828459045"
@@ -38,16 +39,16 @@ def _transcript(text: str = "Hello") -> Transcript:
     )
 
 
-def test_a_saved_conversation_loads_back_from_a_new_store_on_the_same_file(tmp_path: Path) -> None:
+def test_a_saved_conversation_loads_back_from_a_new_store_on_the_same_database(database_url: str) -> None:
     conversation_id = new_conversation_id()
-    ConversationStore(tmp_path / "c.sqlite").save(conversation_id, to_json(_transcript()))
-    loaded = ConversationStore(tmp_path / "c.sqlite").load(conversation_id)
+    ConversationStore().save(conversation_id, to_json(_transcript()))
+    loaded = ConversationStore().load(conversation_id)
     assert loaded is not None
     assert from_json(loaded) == _transcript()
 
 
-def test_saving_again_replaces_the_conversation(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path / "c.sqlite")
+def test_saving_again_replaces_the_conversation(database_url: str) -> None:
+    store = ConversationStore()
     conversation_id = new_conversation_id()
     store.save(conversation_id, to_json(_transcript("first")))
     store.save(conversation_id, to_json(_transcript("second")))
@@ -55,16 +56,16 @@ def test_saving_again_replaces_the_conversation(tmp_path: Path) -> None:
     assert loaded is not None and from_json(loaded).messages[1].content == "second"
 
 
-def test_unknown_and_malformed_ids_load_as_none(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path / "c.sqlite")
+def test_unknown_and_malformed_ids_load_as_none(database_url: str) -> None:
+    store = ConversationStore()
     store.save(new_conversation_id(), to_json(_transcript()))
     assert store.load(new_conversation_id()) is None
     assert store.load("../../etc/passwd") is None
     assert store.load("") is None
 
 
-def test_save_refuses_a_bad_id_or_a_text_that_is_not_a_transcript(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path / "c.sqlite")
+def test_save_refuses_a_bad_id_or_a_text_that_is_not_a_transcript(database_url: str) -> None:
+    store = ConversationStore()
     with pytest.raises(ValueError, match="Invalid conversation id"):
         store.save("a b", to_json(_transcript()))
     with pytest.raises(ValueError, match="Not a chat transcript"):
@@ -79,7 +80,7 @@ def test_the_store_defaults_to_the_data_directory(tmp_path: Path, monkeypatch: p
     assert ConversationStore().load(conversation_id) is not None
 
 
-def test_no_key_reaches_the_store_file(tmp_path: Path) -> None:
+def test_no_key_reaches_the_store(database_url: str) -> None:
     deployment = Deployment(name="smollm2-135m-instruct", endpoint="http://127.0.0.1:1/x", key=SecretStr(SECRET))
     transcript = _transcript().model_copy(update={"deployment": deployment.name})
     # Even a hand-made JSON carrying key fields is stored without them.
@@ -87,13 +88,16 @@ def test_no_key_reaches_the_store_file(tmp_path: Path) -> None:
     data["key"] = SECRET
     data["parameters_key"] = SECRET
     data["messages"][0]["api_key"] = SECRET
-    store = ConversationStore(tmp_path / "c.sqlite")
+    store = ConversationStore()
     conversation_id = new_conversation_id()
     store.save(conversation_id, json.dumps(data))
     loaded = store.load(conversation_id)
     assert loaded is not None and SECRET not in loaded
     assert from_json(loaded) == transcript
-    for path in tmp_path.iterdir():
+    with store.db.transaction(write=False) as tx:
+        rows = tx.execute("SELECT * FROM conversations").fetchall()
+    assert rows and SECRET not in repr(rows)
+    for path in data_dir().iterdir():
         assert SECRET.encode() not in path.read_bytes(), path
 
 

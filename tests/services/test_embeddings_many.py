@@ -12,10 +12,10 @@ import pytest
 
 from services.client import InferenceClient
 from services.config import Deployment
-from services.store.embeddings import EmbeddingCache, cache_namespace
-from services.store.location import data_dir
 from services.embeddings import embed_many, retry_missing
 from services.errors import InvalidRequestError, ModalityNotSupportedError
+from services.store.embeddings import EmbeddingCache, cache_namespace
+from services.store.location import data_dir
 from tests.services.test_embeddings_server import REJECT_MARKER, ToyServer, run_toy_server, toy_vector
 
 TEXTS = [f"sentence number {i} about topic {i % 5}" for i in range(23)]
@@ -33,8 +33,9 @@ def toy_client(server: ToyServer, name: str = "toy") -> InferenceClient:
 
 
 @pytest.fixture
-def cache(tmp_path: Path) -> Iterator[EmbeddingCache]:
-    store = EmbeddingCache(tmp_path / "cache.sqlite")
+def cache(database_url: str) -> Iterator[EmbeddingCache]:
+    """The cache on each engine (PLAYGROUND_DATABASE_URL as `database_url` set it)."""
+    store = EmbeddingCache()
     yield store
     store.close()
 

@@ -1,5 +1,5 @@
-"""The SQLite trace store on its own: summaries, filters, sorting, paging, retention, and writers in several
-processes at once."""
+"""The trace store on its own, on both engines: summaries, filters (owner too), sorting, paging, retention, and
+writers in several processes at once."""
 
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ def row(trace: str, span: str, *, start: int, deployment: str = "a", **fields: A
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> TraceStore:
-    return TraceStore(tmp_path / "traces.sqlite")
+def store(database_url: str) -> TraceStore:
+    return TraceStore()
 
 
 def test_a_trace_summary_merges_its_spans(store: TraceStore) -> None:
@@ -131,8 +131,8 @@ def test_totals_per_deployment(store: TraceStore) -> None:
     assert store.deployments() == ["a", "b"]
 
 
-def test_retention_by_age_deletes_whole_old_traces(tmp_path: Path) -> None:
-    store = TraceStore(tmp_path / "t.sqlite", retention_days=1)
+def test_retention_by_age_deletes_whole_old_traces(database_url: str) -> None:
+    store = TraceStore(retention_days=1)
     now = time.time_ns()
     store.write([row("new", "s2", start=now)])  # a write prunes at most once a minute: the next one does not
     store.write([row("old", "s1", start=now - 3 * 86_400 * NS)])
@@ -141,8 +141,8 @@ def test_retention_by_age_deletes_whole_old_traces(tmp_path: Path) -> None:
     assert [trace["trace_id"] for trace in store.traces()] == ["new"] and store.spans("old") == []
 
 
-def test_retention_by_count_keeps_the_newest_spans(tmp_path: Path) -> None:
-    store = TraceStore(tmp_path / "t.sqlite", max_spans=10)
+def test_retention_by_count_keeps_the_newest_spans(database_url: str) -> None:
+    store = TraceStore(max_spans=10)
     now = time.time_ns()
     store.write([row(f"t{i}", f"s{i}", start=now - (100 - i) * NS) for i in range(25)])  # pruned as it is written
     remaining = store.traces(limit=100)
@@ -164,20 +164,42 @@ from services.store.traces import TraceStore
 from tests.services.test_trace_store import row
 
 path, worker, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-store = TraceStore(path)
+store = TraceStore(path or None)  # "": PLAYGROUND_DATABASE_URL, as the parent set it
 for i in range(count):
     store.write([row(f"w{worker}-{i}", f"w{worker}-{i}-s", start=time.time_ns(), deployment=f"d{worker}")])
 """
 
 
-def test_several_processes_write_at_once_without_losing_a_span(tmp_path: Path) -> None:
-    path = str(tmp_path / "shared.sqlite")
-    TraceStore(path).write([row("seed", "seed", start=1)])  # the schema exists before the writers race
+def test_several_processes_write_at_once_without_losing_a_span(tmp_path: Path, database_url: str) -> None:
+    path = "" if database_url else str(tmp_path / "shared.sqlite")
+    TraceStore(path or None).write([row("seed", "seed", start=1)])  # the schema exists before the writers race
     # Separate interpreters (not multiprocessing: AppTest runs in this process and swaps sys.modules["__main__"]).
     root = Path(__file__).resolve().parents[2]
     workers = [subprocess.Popen([sys.executable, "-c", _WRITER, path, str(n), "150"], cwd=root) for n in range(3)]
     for worker in workers:
         assert worker.wait(120) == 0
-    store = TraceStore(path)
+    store = TraceStore(path or None)
     assert store.count() == 451
     assert {item["deployment"]: item["calls"] for item in store.totals()} == {"d0": 150, "d1": 150, "d2": 150, "a": 1}
+
+
+def test_traces_are_filtered_by_owner(store: TraceStore) -> None:
+    store.write(
+        [
+            row("ann1", "s1", start=1 * NS, owner="ann@example.com"),
+            row("ann1", "s2", start=2 * NS, owner="ann@example.com", deployment="b"),
+            row("bob1", "s3", start=3 * NS, owner="bob@example.com"),
+            row("old1", "s4", start=4 * NS),  # recorded before sign-in: no owner
+        ]
+    )
+
+    def ids(owner: str | None) -> list[str]:
+        return [trace["trace_id"] for trace in store.traces(TraceFilter(owner=owner))]
+
+    assert ids("ann@example.com") == ["ann1"] and ids("bob@example.com") == ["bob1"]
+    assert ids(None) == ["old1", "bob1", "ann1"]  # no owner filter: everyone's
+    assert ids("carol@example.com") == []
+    assert store.count(TraceFilter(owner="ann@example.com")) == 1
+    assert {item["deployment"] for item in store.totals(TraceFilter(owner="bob@example.com"))} == {"a"}
+    assert [span["owner"] for span in store.spans("ann1")] == ["ann@example.com", "ann@example.com"]
+    assert [span["span_id"] for span in store.spans_of(TraceFilter(owner="bob@example.com"))] == ["s3"]
