@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -129,7 +130,7 @@ class SQLiteDatabase(Database):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Transactions are begun explicitly (BEGIN IMMEDIATE for writes): the driver's own would begin deferred.
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")  # several Streamlit sessions or processes may share the file
+            _set_wal(conn, self.timeout)  # several Streamlit sessions or processes may share the file
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; a write must not hold up the page
             return conn
         except (sqlite3.Error, OSError) as exc:
@@ -175,6 +176,20 @@ class SQLiteDatabase(Database):
             if self._kept is not None:
                 self._kept.close()
                 self._kept = None
+
+
+def _set_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch to WAL, retrying while another process does the same: on a new file that switch can fail at once
+    with "database is locked" instead of waiting for the busy timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -81,7 +81,9 @@ def parse_location(raw: str, *, environ: Mapping[str, str] | None = None) -> Loc
     if scheme == "sqlite":
         path = urlsplit(raw).path
         return Location(directory=Path(path) if path not in ("", "/") else data_dir(environ))
+    # Only a scheme://... value can be shown without its password; anything else is not repeated.
+    shown = redact_url(raw) if "://" in raw else "a value that is not a URL"
     raise StoreConfigError(
         f"{DATABASE_URL_ENV} must be empty (SQLite files in the data directory), a postgresql:// URL or a sqlite://"
-        f" URL, not {redact_url(raw) if scheme else 'a value without a scheme'}."
+        f" URL, not {shown}."
     )
