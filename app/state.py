@@ -20,8 +20,8 @@ from services.client import InferenceClient
 from services.config import DEFAULT_CONFIG, ConfigError, Deployment, load_settings
 from services.errors import InferenceError, ModalityNotSupportedError
 from services.netguard import AddressGuard, EndpointPolicyError, policy_from_env
-from services.store.refusals import Refusal, RefusalStore, RefusalStoreError, endpoint_key
 from services.schemas import ModelInfo
+from services.store.refusals import Refusal, RefusalStore, RefusalStoreError, endpoint_key
 
 # Status is fetched at most this often per deployment, not on every rerun.
 STATUS_TTL_S = 300

@@ -33,8 +33,8 @@ from services.errors import (
     UnsupportedParameterError,
 )
 from services.schemas import ChatResult, EmbeddingsResult, Metrics, Usage
-from services.trace_rows import span_row
 from services.store.traces import SORTS, TraceFilter, TraceStore
+from services.trace_rows import span_row
 from services.tracing import SpanRecord, new_span_id, new_trace_id
 
 TARGET_MS = 100.0

@@ -19,7 +19,6 @@ from numpy.typing import NDArray
 
 from services import tracing
 from services.config import Deployment
-from services.store.embeddings import EmbeddingCache, cache_namespace
 from services.errors import (
     AuthenticationError,
     InferenceError,
@@ -29,6 +28,7 @@ from services.errors import (
     UnsupportedParameterError,
 )
 from services.schemas import EmbeddingsResult
+from services.store.embeddings import EmbeddingCache, cache_namespace
 
 ProgressCallback = Callable[[int, int], None]
 # These say something about the deployment or the options, not the batch: retrying other batches cannot help.

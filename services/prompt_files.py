@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.store.location import data_dir
 from services.prompt_formats import dump_prompt, format_of, parse_prompt
 from services.prompt_model import (
     MAX_FILE_BYTES,
@@ -31,6 +30,7 @@ from services.prompt_model import (
     PromptParseError,
     too_large,
 )
+from services.store.location import data_dir
 
 PROMPTS_DIR_ENV = "PLAYGROUND_PROMPTS_DIR"
 EXTENSIONS: dict[PromptFormat, str] = {"prompty": ".prompty", "prompt.yml": ".prompt.yml"}

@@ -14,8 +14,8 @@ import streamlit as st
 from app import chat_state
 from app.components import transcript_io
 from app.components.safe_markdown import render_attached_images, render_untrusted
-from services.store.conversations import ConversationStore, ConversationStoreError
 from services.safe_markdown import code_span, escape_markdown
+from services.store.conversations import ConversationStore, ConversationStoreError
 from services.transcript import FAILED_MARK, ChatTurn, Transcript, TranscriptError, from_json
 
 log = logging.getLogger(__name__)

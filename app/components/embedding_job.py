@@ -19,8 +19,8 @@ from app import state
 from services import tracing
 from services.client import InferenceClient
 from services.config import Deployment
-from services.store.embeddings import EmbeddingCache
 from services.embeddings import EmbedManyResult, embed_many, retry_missing
+from services.store.embeddings import EmbeddingCache
 
 JOB_KEY = "emb_job"
 RUN_KEY = "emb_run"

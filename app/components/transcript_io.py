@@ -10,8 +10,8 @@ import streamlit as st
 from app import chat_state, state
 from app.chat_params import values_from_params
 from app.components import param_panel, system_prompt
-from services.store.conversations import ConversationStore, ConversationStoreError, is_valid_id, new_conversation_id
 from services.safe_markdown import code_span, escape_markdown
+from services.store.conversations import ConversationStore, ConversationStoreError, is_valid_id, new_conversation_id
 from services.transcript import Transcript, TranscriptError, from_json, to_json, to_markdown
 
 log = logging.getLogger(__name__)

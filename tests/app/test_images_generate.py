@@ -15,9 +15,9 @@ from app.components.image_gen_form import PICK_KEY, PROMPT_KEY, param_key
 from services import tracing
 from services.client import InferenceClient
 from services.config import Deployment
-from services.store.location import data_dir
 from services.errors import ContentFilterError
 from services.probe import CapabilityResult, ProbeReport, Status
+from services.store.location import data_dir
 from services.store.traces import TraceStore
 from tests.app.conftest import all_text
 from tests.fixtures.fault_server import Reply

@@ -15,10 +15,10 @@ from streamlit.testing.v1 import AppTest
 from app.components import prompt_completion
 from app.state import unsupported_params
 from services import tracing
-from services.store.location import data_dir
 from services.probe import CapabilityResult, ProbeReport, Status
 from services.prompts import MAX_FILE_BYTES, content_token, load_prompt, prompts_dir
 from services.safe_markdown import escape_markdown as shown
+from services.store.location import data_dir
 from services.store.traces import TraceFilter, TraceStore
 from tests.app.conftest import all_text, cap_tokens, send
 from tests.fixtures.app_server import local_deployments_toml, toml_deployment

@@ -13,7 +13,6 @@ import pytest
 from services import tracing
 from services.client import CompletionStream, InferenceClient
 from services.config import Deployment
-from services.store.location import data_dir
 from services.errors import (
     ContentFilterError,
     MalformedResponseError,
@@ -24,6 +23,7 @@ from services.errors import (
 )
 from services.retry import RetryPolicy
 from services.schemas import CompletionResult
+from services.store.location import data_dir
 from services.store.traces import TraceFilter, TraceStore
 from tests.fixtures.fault_server import (
     CONTENT_FILTER_BODY,

@@ -15,7 +15,6 @@ from PIL import Image
 from services import tracing
 from services.client import InferenceClient
 from services.config import Deployment
-from services.store.location import data_dir
 from services.errors import (
     AuthenticationError,
     ContentFilterError,
@@ -27,6 +26,7 @@ from services.errors import (
 )
 from services.image_generation import probe_route
 from services.retry import RetryPolicy
+from services.store.location import data_dir
 from services.store.traces import TraceStore
 from tests.fixtures.fault_server import FaultServer, Reply
 from tests.fixtures.image_server import BLOCKED_WORD, ImageEndpoint, ImageServer

@@ -13,9 +13,9 @@ from services.client import InferenceClient
 from services.compare import PaneReply, Turn
 from services.compare_export import export_html
 from services.config import ConfigError, Deployment, load_settings
-from services.store.conversations import ConversationStore, new_conversation_id
 from services.errors import InferenceError, redact_text
 from services.retry import RetryPolicy
+from services.store.conversations import ConversationStore, new_conversation_id
 from services.transcript import ChatTurn, Transcript, to_json, to_markdown
 from tests.fixtures.fault_server import ECHO_HEADERS, FaultServer, Reply, chat_chunks
 

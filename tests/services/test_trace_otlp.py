@@ -19,9 +19,9 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from services import trace_otlp, tracing
 from services.client import InferenceClient
 from services.config import Deployment
-from services.store.location import data_dir
 from services.errors import ContentFilterError, InvalidRequestError
 from services.retry import RetryPolicy
+from services.store.location import data_dir
 from services.store.traces import TraceStore
 from tests.fixtures.fault_server import CONTENT_FILTER_BODY, ECHO_HEADERS, FaultServer, Reply, chat_body, closed_port
 from tests.fixtures.otlp_receiver import OtlpReceiver, Received, decoded

@@ -15,10 +15,10 @@ from services import tracing
 from services.client import InferenceClient
 from services.compare import CompareRun, PaneJob
 from services.config import Deployment
-from services.store.location import data_dir
 from services.embeddings import embed_many
 from services.errors import ContentFilterError, InvalidRequestError, StreamInterruptedError, UnsupportedParameterError
 from services.retry import RetryPolicy
+from services.store.location import data_dir
 from services.store.traces import TraceStore
 from tests.fixtures.fault_server import CONTENT_FILTER_BODY, ECHO_HEADERS, FaultServer, Reply, chat_body, chat_chunks
 
