@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from app import run_slots, state  # noqa: E402
-from app.auth import require_sign_in  # noqa: E402
+from app.auth import current_viewer, require_sign_in  # noqa: E402
 from app.components import transcript_io  # noqa: E402
 from app.components.sidebar import render_sidebar  # noqa: E402
 from app.components.trace_links import TRACES_URL_PATH  # noqa: E402
@@ -54,7 +54,8 @@ def main() -> None:
         transcript_io.restore_from_url()
     # Calls made while this page draws (and in the threads it starts) are recorded as made on it.
     tracing.set_page(navigation.url_path or "chat")
-    # SIGN-IN OWNER HOOK (issue 15): tracing.set_owner(current_viewer().owner) goes here once tracing has set_owner.
+    # ... and as made by who is signed in (None with sign-in off), so each user's Traces page shows their own.
+    tracing.set_owner(current_viewer().owner)
     render_sidebar()
     navigation.run()
 

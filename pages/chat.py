@@ -12,6 +12,7 @@ from app.chat_params import JsonFieldError, build_params
 from app.components import (
     chat_pane,
     code_view,
+    conversation_list,
     conversation_share,
     param_panel,
     prompt_save_chat,
@@ -72,6 +73,11 @@ def render() -> None:
             # Every finished, stopped or failed turn, clear, edit and import ends in a run like this one; saving
             # before the conversation is drawn keeps the end of the run (when stale buttons go) right after it.
             transcript_io.save_conversation(deployment.name, params or {})
+        # After the save, so the conversation on the page is already among them; read only while open.
+        saved = st.expander(conversation_list.list_title(), key="chat_saved_open", on_change="rerun")
+        if saved.open:
+            with saved:
+                conversation_list.render_conversation_list(disabled=pending)
     with left:
         st.subheader(f"Chat with {deployment.name}", anchor=False)
         if chat_state.notice():

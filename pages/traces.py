@@ -6,9 +6,12 @@ write what was just sent. `?trace=<id>` opens one trace, so a metrics line can l
 
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
 from app import run_slots
+from app.auth import current_viewer
 from app.components.compare_handoff import switch_to_chat_if_requested, switch_to_compare_if_requested
 from app.components.trace_actions import render_actions
 from app.components.trace_detail import render_summary, render_trace
@@ -24,8 +27,9 @@ from app.components.trace_table import (
 )
 from app.components.trace_totals import render_totals
 from services import tracing
+from services.identity import Viewer
 from services.safe_markdown import code_span, escape_markdown
-from services.store.traces import TraceStore, TraceStoreError
+from services.store.traces import TraceFilter, TraceStore, TraceStoreError
 
 FLUSH_WAIT_S = 2.0
 
@@ -57,14 +61,15 @@ def _close() -> None:
     st.query_params.pop(QUERY_TRACE, None)
 
 
-def _render_opened(store: TraceStore, wanted: str) -> None:
+def _render_opened(store: TraceStore, wanted: str, viewer: Viewer) -> None:
     """The trace named in the URL: its details and actions, or why it cannot be shown."""
     if not is_trace_id(wanted):
         # Anything could be in the URL: a bad id is not repeated on the page.
         st.warning("The link does not name a trace (its `trace` is not a trace id).")
         return
     spans = store.spans(wanted)
-    if not spans:
+    # Another account's trace reads as missing: a link does not tell whether it exists.
+    if not spans or not viewer.can_read(spans[0].get("owner")):
         st.warning(f"No trace {code_span(wanted)} in the store: it may have been removed by the retention settings.")
         return
     head = st.container(horizontal=True, vertical_alignment="center")
@@ -96,14 +101,17 @@ def render() -> None:
         tracing.flush(timeout=FLUSH_WAIT_S)
     store = open_store()
     wanted = st.query_params.get(QUERY_TRACE)
+    viewer = current_viewer()
+    # With sign-in on, a user's traces are the calls they made; an admin (and everyone with sign-in off) sees all.
+    owner = None if viewer.sees_all else viewer.owner
     try:
-        total = store.count()
+        total = store.count(TraceFilter(owner=owner))
         if total == 0 and not wanted:
             _render_empty()
             return
         if tracing.recorder() is None:
             st.caption("Recording is off (PLAYGROUND_TRACE=off): these are the calls recorded before it was.")
-        where = render_filters(_deployments(store, total))
+        where = dataclasses.replace(render_filters(_deployments(store, total)), owner=owner)
         sort, descending, size = render_sorting()
         signature = filter_signature(where, sort, descending, size)
         matching = store.count(where)
@@ -115,7 +123,7 @@ def render() -> None:
             st.info("No trace matches this filter.")
         render_export(store, where, matching)
         if wanted:
-            _render_opened(store, wanted)
+            _render_opened(store, wanted, viewer)
         elif items:
             st.caption("Select a row to open its trace.")
         # Totals read every span of the filter: worked out only while their expander is open.

@@ -8,10 +8,17 @@ from typing import Any
 import streamlit as st
 
 from app import chat_state, state
+from app.auth import current_viewer
 from app.chat_params import values_from_params
 from app.components import param_panel, system_prompt
 from services.safe_markdown import code_span, escape_markdown
-from services.store.conversations import ConversationStore, ConversationStoreError, is_valid_id, new_conversation_id
+from services.store.conversations import (
+    ConversationOwnedError,
+    ConversationStore,
+    ConversationStoreError,
+    is_valid_id,
+    new_conversation_id,
+)
 from services.transcript import Transcript, TranscriptError, from_json, to_json, to_markdown
 
 log = logging.getLogger(__name__)
@@ -80,14 +87,22 @@ def restore_from_url() -> None:
     wanted = st.query_params.get(QUERY_CONVERSATION)
     if not wanted:
         return
+    open_saved(wanted)
+
+
+def open_saved(wanted: str) -> bool:
+    """Load the saved conversation `wanted` (if the viewer may read it) in place of the page's: messages, system
+    prompt, parameters and deployment; leave a notice saying what happened. True when it was loaded.
+
+    Call it before the sidebar's picker and the chat widgets are drawn (from a callback, or from app/main.py)."""
     if not is_valid_id(wanted):
         # Anything could be in the URL: a bad id is not repeated on the page.
         chat_state.set_notice(
             "The link does not name a saved conversation (its `c` is not a valid id): starting a new one."
         )
-        return
+        return False
     try:
-        text = ConversationStore().load(wanted)
+        text = ConversationStore().load(wanted, viewer=current_viewer())
         transcript = from_json(text) if text is not None else None
     except (ConversationStoreError, TranscriptError) as err:
         # The id opens the conversation, so it stays out of the log.
@@ -96,11 +111,18 @@ def restore_from_url() -> None:
             f"The saved conversation {code_span(wanted)} cannot be restored ({escape_markdown(str(err))}); "
             "starting a new one."
         )
-        return
+        return False
     if transcript is None:
-        chat_state.set_notice(f"No saved conversation {code_span(wanted)} on this server: starting a new one.")
-        return
+        # Someone else's conversation reads as unknown: a link does not tell whether the id exists.
+        signed_in = current_viewer().owner is not None
+        chat_state.set_notice(
+            f"No saved conversation {code_span(wanted)}{' of yours' if signed_in else ''} on this server: starting a "
+            "new one."
+            + (" Another account's conversation opens only through its read-only share link." if signed_in else "")
+        )
+        return False
     apply_transcript(transcript)
+    chat_state.set_editing(None)
     chat_state.set_conversation_id(wanted)
     chat_state.set_saved_json(to_json(transcript))
     notice = f"Restored {len(transcript.messages)} messages of saved conversation {code_span(wanted)}."
@@ -111,6 +133,7 @@ def restore_from_url() -> None:
         held_with = code_span(saved_with)
         notice += f" It was held with {held_with}, which is not configured here: it continues with {current.name}."
     chat_state.set_notice(notice)
+    return True
 
 
 def save_conversation(deployment_name: str | None, params: dict[str, Any]) -> None:
@@ -129,7 +152,7 @@ def save_conversation(deployment_name: str | None, params: dict[str, Any]) -> No
         chat_state.set_conversation_id(conversation_id)
     if text != chat_state.saved_json():
         try:
-            ConversationStore().save(conversation_id, text)
+            conversation_id = _save(conversation_id, text)
         except (ConversationStoreError, ValueError) as err:
             log.warning("a conversation was not saved: %s", err)
             st.session_state[_SAVE_ERROR] = (
@@ -144,6 +167,18 @@ def save_conversation(deployment_name: str | None, params: dict[str, Any]) -> No
         st.warning(st.session_state[_SAVE_ERROR])
 
 
+def _save(conversation_id: str, text: str) -> str:
+    """Save under the signed-in owner; an id another account holds is never written: a new id is made instead."""
+    owner = current_viewer().owner
+    try:
+        ConversationStore().save(conversation_id, text, owner=owner)
+    except ConversationOwnedError:
+        conversation_id = new_conversation_id()
+        ConversationStore().save(conversation_id, text, owner=owner)
+    chat_state.set_conversation_id(conversation_id)
+    return conversation_id
+
+
 def share_path(share_id: str) -> str:
     """The chat page's read-only link for a share id, from the server's root (`/chat?view=<share id>`)."""
     return f"/chat?{QUERY_VIEW}={share_id}"
@@ -154,7 +189,8 @@ def _make_share_link() -> None:
     st.session_state[_SHARE_ERROR] = None
     conversation_id = chat_state.conversation_id()
     try:
-        share_id = ConversationStore().share_id(conversation_id) if conversation_id is not None else None
+        store = ConversationStore()
+        share_id = store.share_id(conversation_id, viewer=current_viewer()) if conversation_id is not None else None
     except ConversationStoreError as err:
         log.warning("no share link was made: %s", err)
         st.session_state[_SHARE_ERROR] = f"No share link was made: {escape_markdown(str(err))}"
