@@ -97,3 +97,59 @@ def test_user_signs_in_through_the_provider_uses_the_chat_and_signs_out(
     page.goto(app_url)
     wait_for_app(page)
     _assert_sign_in_screen(page)
+
+
+def _chat_once(page: Any, text: str) -> str:
+    """Send `text` on the chat page, wait for the answer, and return the conversation id the URL now holds."""
+    page.get_by_test_id("stChatInputTextArea").wait_for()
+    cap_max_tokens(page, 4)
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(text)
+    box.press("Enter")
+    page.get_by_test_id("stChatMessage").nth(1).wait_for()
+    wait_until_idle(page)
+    page.wait_for_url("**/chat?c=*")
+    return page.url.split("c=", 1)[1].split("&", 1)[0]
+
+
+def _saved_list(page: Any) -> str:
+    """The text of the chat page's saved-conversations list, opened."""
+    page.get_by_text("Your conversations", exact=True).click()
+    wait_until_idle(page)
+    return page.locator(".st-key-chat_saved_open").inner_text()
+
+
+def test_a_second_user_does_not_see_the_first_users_conversations(
+    browser: Any, signed_in_app: AppServer, oidc_provider: OidcProvider
+) -> None:
+    app_url = signed_in_app.url
+    alice = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = alice.new_page()
+    page.set_default_timeout(30_000)
+    sign_in(page, app_url, oidc_provider, "alice", "alice@example.com", "Alice Example")
+    conversation_id = _chat_once(page, "Alice asks about the harbour.")
+    assert "Alice asks about the harbour." in _saved_list(page)
+    alice.close()
+
+    bob = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = bob.new_page()
+    page.set_default_timeout(30_000)
+    sign_in(page, app_url, oidc_provider, "bob", "bob@example.com", "Bob Example")
+    assert "Alice asks" not in _saved_list(page)
+    # Alice's link opens nothing for Bob, and does not say whether it exists.
+    page.goto(f"{app_url}/chat?c={conversation_id}")
+    wait_for_app(page)
+    page.get_by_text("of yours on this server").wait_for()
+    assert page.get_by_test_id("stChatMessage").count() == 0
+    assert "Alice asks" not in page.content()
+    screenshot(page, "second-user-sees-nothing-of-the-first")
+    bob.close()
+
+    alice = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = alice.new_page()
+    page.set_default_timeout(30_000)
+    sign_in(page, app_url, oidc_provider, "alice", "alice@example.com", "Alice Example")
+    page.goto(f"{app_url}/chat?c={conversation_id}")
+    wait_for_app(page)
+    page.get_by_test_id("stChatMessage").first.get_by_text("Alice asks about the harbour.").wait_for()
+    alice.close()
