@@ -24,6 +24,7 @@ LOCKS = {
     "refusals": 0x504C_0002,
     "embeddings": 0x504C_0003,
     "traces": 0x504C_0004,
+    "evals": 0x504C_0005,
 }
 
 _SCHEMA_MIGRATIONS = """
@@ -168,11 +169,62 @@ _TRACES_2 = _ddl(
     "CREATE INDEX IF NOT EXISTS traces_owner ON traces (owner, start_ns)",
 )
 
+# Evaluations: a run, its dataset rows (so it resumes and exports after a restart) and at most one cell per row and
+# deployment (the primary key makes saving a cell twice keep one row).
+_EVALS_1 = _ddl(
+    """
+    CREATE TABLE IF NOT EXISTS eval_runs (
+        id TEXT PRIMARY KEY,
+        owner TEXT,
+        name TEXT NOT NULL,
+        created {double} NOT NULL,
+        status TEXT NOT NULL,
+        heartbeat {double} NOT NULL,
+        ended {double},
+        prompt TEXT NOT NULL,
+        dataset_name TEXT NOT NULL,
+        dataset_digest TEXT NOT NULL,
+        row_count INTEGER NOT NULL,
+        deployments TEXT NOT NULL,
+        overrides TEXT NOT NULL,
+        evaluators TEXT NOT NULL,
+        cells_done INTEGER NOT NULL,
+        cells_errors INTEGER NOT NULL,
+        cells_failed INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS eval_runs_owner ON eval_runs (owner, created)",
+    "CREATE INDEX IF NOT EXISTS eval_runs_created ON eval_runs (created)",
+    """
+    CREATE TABLE IF NOT EXISTS eval_rows (
+        run_id TEXT NOT NULL,
+        row_index INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (run_id, row_index)
+    ){without_rowid}
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS eval_cells (
+        run_id TEXT NOT NULL,
+        row_index INTEGER NOT NULL,
+        deployment TEXT NOT NULL,
+        answer TEXT, error TEXT, error_type TEXT,
+        latency_s {double}, input_tokens INTEGER, output_tokens INTEGER, cost {double},
+        trace_id TEXT,
+        verdicts TEXT NOT NULL,
+        passed INTEGER,
+        saved {double} NOT NULL,
+        PRIMARY KEY (run_id, row_index, deployment)
+    ){without_rowid}
+    """,
+)
+
 STEPS: dict[str, tuple[Step, ...]] = {
     "conversations": (_CONVERSATIONS_1, _CONVERSATIONS_2),
     "refusals": (_REFUSALS_1,),
     "embeddings": (_EMBEDDINGS_1,),
     "traces": (_traces_1, _TRACES_2),
+    "evals": (_EVALS_1,),
 }
 
 
