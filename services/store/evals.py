@@ -279,10 +279,16 @@ class EvalStore:
 
     # --- rows and cells ------------------------------------------------------------------------------------------
 
-    def rows(self, run_id: str, *, limit: int | None = None, offset: int = 0) -> list[dict[str, str]]:
-        """The run's dataset rows in order (a page of them with `limit`/`offset`)."""
-        query = "SELECT data FROM eval_rows WHERE run_id = ? ORDER BY row_index"
+    def rows(
+        self, run_id: str, *, limit: int | None = None, offset: int = 0, indices: Sequence[int] | None = None
+    ) -> list[dict[str, str]]:
+        """The run's dataset rows in order (a page of them with `limit`/`offset`, or those at `indices`)."""
+        query = "SELECT data FROM eval_rows WHERE run_id = ?"
         args: list[Any] = [run_id]
+        if indices is not None:
+            query += f" AND row_index IN ({', '.join('?' * len(indices)) or 'NULL'})"
+            args += [int(i) for i in indices]
+        query += " ORDER BY row_index"
         if limit is not None:
             query += " LIMIT ? OFFSET ?"
             args += [limit, offset]
@@ -316,9 +322,18 @@ class EvalStore:
         return {(int(row[0]), str(row[1])) for row in rows}
 
     def _filter(
-        self, run_id: str, only_failures: bool, only_errors: bool, only_disagreements: bool, deployment: str | None
+        self,
+        run_id: str,
+        only_failures: bool,
+        only_errors: bool,
+        only_disagreements: bool,
+        deployment: str | None,
+        row_indices: Sequence[int] | None = None,
     ) -> tuple[str, list[Any]]:
         clauses, args = ["run_id = ?"], [run_id]
+        if row_indices is not None:
+            clauses.append(f"row_index IN ({', '.join('?' * len(row_indices)) or 'NULL'})")
+            args += [int(i) for i in row_indices]
         if only_failures:
             clauses.append("passed = 0")
         if only_errors:
@@ -342,13 +357,14 @@ class EvalStore:
         only_errors: bool = False,
         only_disagreements: bool = False,
         deployment: str | None = None,
+        row_indices: Sequence[int] | None = None,
         limit: int = DEFAULT_PAGE,
         offset: int = 0,
     ) -> list[CellResult]:
         """A page of cells ordered by row, then deployment. Filters narrow together: `only_failures` keeps answers a
         check failed (not errors), `only_errors` calls that gave no answer, `only_disagreements` the rows where one
-        deployment passed and another failed."""
-        where, args = self._filter(run_id, only_failures, only_errors, only_disagreements, deployment)
+        deployment passed and another failed, `row_indices` the cells of those rows."""
+        where, args = self._filter(run_id, only_failures, only_errors, only_disagreements, deployment, row_indices)
         query = f"SELECT {_CELL_COLUMNS} FROM eval_cells{where} ORDER BY row_index, deployment LIMIT ? OFFSET ?"
         return [_cell(row) for row in self._read(query, [*args, limit, offset])]
 
@@ -364,6 +380,28 @@ class EvalStore:
         """How many cells `cells` would page through with these filters."""
         where, args = self._filter(run_id, only_failures, only_errors, only_disagreements, deployment)
         return int(self._read(f"SELECT count(*) FROM eval_cells{where}", args)[0][0])
+
+    def row_indices(
+        self,
+        run_id: str,
+        *,
+        only_failures: bool = False,
+        only_errors: bool = False,
+        only_disagreements: bool = False,
+        limit: int = DEFAULT_PAGE,
+        offset: int = 0,
+    ) -> list[int]:
+        """A page of the indices of the rows that have a cell these filters keep, in order (a matrix's rows)."""
+        where, args = self._filter(run_id, only_failures, only_errors, only_disagreements, None)
+        query = f"SELECT DISTINCT row_index FROM eval_cells{where} ORDER BY row_index LIMIT ? OFFSET ?"
+        return [int(row[0]) for row in self._read(query, [*args, limit, offset])]
+
+    def count_rows(
+        self, run_id: str, *, only_failures: bool = False, only_errors: bool = False, only_disagreements: bool = False
+    ) -> int:
+        """How many rows `row_indices` would page through with these filters."""
+        where, args = self._filter(run_id, only_failures, only_errors, only_disagreements, None)
+        return int(self._read(f"SELECT count(DISTINCT row_index) FROM eval_cells{where}", args)[0][0])
 
     def summary(self, run_id: str) -> list[DeploymentSummary]:
         """Figures per deployment, in the run's deployment order (deployments without a cell yet included)."""

@@ -97,6 +97,26 @@ def test_cells_page_in_row_order_and_filter_failures_errors_and_disagreements(st
     assert store.cells(run_id, only_failures=True, only_errors=True) == []
 
 
+def test_matrix_rows_page_by_filter_and_their_cells_and_rows_are_read_by_index(store: EvalStore) -> None:
+    run_id = _run(store, rows=8)
+    for row in range(8):
+        store.save_cell(run_id, _cell(row, "a", passed=row not in (1, 6)))
+        if row != 5:  # row 5 on b not stored yet: a running run's matrix has holes
+            store.save_cell(run_id, _cell(row, "b", error=row == 3))
+    assert store.row_indices(run_id) == list(range(8)) and store.count_rows(run_id) == 8
+    assert store.row_indices(run_id, only_failures=True) == [1, 6] and store.count_rows(run_id, only_failures=True) == 2
+    assert store.row_indices(run_id, only_failures=True, limit=1, offset=1) == [6]
+    assert store.row_indices(run_id, only_errors=True) == [3] and store.count_rows(run_id, only_errors=True) == 1
+    cells = store.cells(run_id, row_indices=[1, 5, 6])
+    assert [(c.row_index, c.deployment) for c in cells] == [(1, "a"), (1, "b"), (5, "a"), (6, "a"), (6, "b")]
+    assert store.cells(run_id, row_indices=[]) == []
+    assert store.rows(run_id, indices=[6, 1]) == [
+        {"country": "C1", "expected": "City1"},
+        {"country": "C6", "expected": "City6"},
+    ]
+    assert store.rows(run_id, indices=[]) == []
+
+
 def test_a_thousand_by_three_matrix_pages_through_every_cell_once(store: EvalStore) -> None:
     run_id = _run(store, rows=1000)
     for row in range(1000):
