@@ -190,7 +190,7 @@ def _deployment(name: str, fields: Any) -> Any:
             values["key"] = read_key_file(key_file.strip())
         except ValueError as exc:
             raise fail("key_file", str(exc)) from None
-        key_source = "file"
+        key_source = "key_file"
     elif key_file is not None and not isinstance(key_file, str):
         raise fail("key_file", "must be a path (a string)")
     if "key_source" not in values:  # only Settings(...) arguments may carry their own

@@ -30,7 +30,7 @@ from pydantic_settings.exceptions import SettingsError
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
 
-KeySource = Literal["file", "secrets", "environment", "session", "none"]
+KeySource = Literal["file", "key_file", "secrets", "secrets_dir", "environment", "session", "none"]
 
 LOCAL_API_VERSION = "2024-05-01-preview"
 # The embedded endpoint's deployments (docs/DEVELOPING.md); served at {base}/{name}.
@@ -313,7 +313,7 @@ class DeploymentSecretFiles(NestedSecretsSettingsSource):
             label=lambda name: (str(directory / name), str(directory / name)),
             fields=fields,
             names=names,
-            key_source="secrets",
+            key_source="secrets_dir",
         )
 
     def _load_env_vars(self) -> Mapping[str, str | None]:

@@ -28,7 +28,9 @@ from services.errors import (
 
 KEY_SOURCES = {
     "file": "the configuration file",
+    "key_file": "the file its key_file names",
     "secrets": "the secrets file (.streamlit/secrets.toml)",
+    "secrets_dir": "the secrets directory (PLAYGROUND_SECRETS_DIR)",
     "environment": "an environment variable",
     "session": "the key entered in this session",
     "none": "nowhere: no key is configured",

@@ -208,7 +208,9 @@ _EXTRA_PARAMS = re.compile(r"Extra parameters? (\[.*?\]) (?:is|are) not allowed"
 _KEY_HINTS = {
     "none": "no key is configured",
     "file": "key from the configuration file",
+    "key_file": "key from the deployment's key_file",
     "secrets": "key from .streamlit/secrets.toml",
+    "secrets_dir": "key from the secrets directory (PLAYGROUND_SECRETS_DIR)",
     "environment": "key from the environment",
     "session": "key entered in this session",
     "entra": "Entra ID token",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
+import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -167,6 +168,20 @@ def test_a_401_names_the_secrets_file_as_where_the_key_came_from() -> None:
     title, body = describe_error(AuthenticationError("denied", key_source="secrets", deployment="phi", status=401))
     assert title == "phi did not accept its key"
     assert "came from the secrets file (.streamlit/secrets.toml)" in body
+
+
+@pytest.mark.parametrize(
+    ("key_source", "words"),
+    [("key_file", "the file its key_file names"), ("secrets_dir", "the secrets directory (PLAYGROUND_SECRETS_DIR)")],
+)
+def test_a_401_names_a_key_file_or_the_secrets_directory_as_where_the_key_came_from(
+    key_source: str, words: str
+) -> None:
+    from app.components.error_card import describe_error
+    from services.errors import AuthenticationError
+
+    _, body = describe_error(AuthenticationError("denied", key_source=key_source, deployment="phi", status=401))
+    assert f"came from {words}" in body
 
 
 def test_a_json_answer_cut_by_max_tokens_is_flagged_as_incomplete(local_app: AppTest) -> None:

@@ -89,14 +89,14 @@ def test_a_secrets_directory_alone_laid_out_like_a_kubernetes_secret(files: dict
     )
     gpt = load_settings(environ=env_for(files, PLAYGROUND_SECRETS_DIR=str(files["dir"]))).deployments["gpt4o"]
     assert gpt.endpoint == "https://k.example" and gpt.key is not None and gpt.key.get_secret_value() == KEY
-    assert gpt.key_source == "secrets" and gpt.header_values() == {"x-tenant": "t-1"}
+    assert gpt.key_source == "secrets_dir" and gpt.header_values() == {"x-tenant": "t-1"}
 
 
 def test_a_secrets_directory_of_plain_files_works_too(files: dict[str, Path]) -> None:
     write(files["config"], '[deployments.gpt-4o]\nendpoint = "https://a.example"\n')
     write(files["dir"] / "playground_deployments__GPT_4O__key", KEY)
     gpt = load_settings(environ=env_for(files, PLAYGROUND_SECRETS_DIR=str(files["dir"]))).deployments["gpt-4o"]
-    assert gpt.key is not None and gpt.key.get_secret_value() == KEY and gpt.key_source == "secrets"
+    assert gpt.key is not None and gpt.key.get_secret_value() == KEY and gpt.key_source == "secrets_dir"
 
 
 @pytest.fixture
@@ -151,7 +151,7 @@ def test_precedence_environment_then_secrets_directory_then_secrets_file_then_de
 
 @pytest.mark.parametrize(
     ("where", "key_source"),
-    [("config", "file"), ("secrets", "secrets"), ("dir", "secrets"), ("env", "environment")],
+    [("config", "file"), ("secrets", "secrets"), ("dir", "secrets_dir"), ("env", "environment")],
 )
 def test_the_key_comes_from_the_highest_source_that_gives_one(
     files: dict[str, Path], where: str, key_source: str
@@ -291,11 +291,11 @@ def test_no_key_shows_in_the_settings_repr_or_in_a_debug_log(
 # --- key_file -------------------------------------------------------------------------------------------------------
 
 
-def test_key_file_is_read_trimmed_and_reported_as_file(tmp_path: Path, files: dict[str, Path]) -> None:
+def test_key_file_is_read_trimmed_and_reported_as_key_file(tmp_path: Path, files: dict[str, Path]) -> None:
     key_path = write(tmp_path / "keys" / "gpt4o-key", f"\n  {KEY}  \n")
     write(files["config"], f'[deployments.gpt4o]\nendpoint = "https://a.example"\nkey_file = "{key_path}"\n')
     gpt = load_settings(environ=env_for(files)).deployments["gpt4o"]
-    assert gpt.key is not None and gpt.key.get_secret_value() == KEY and gpt.key_source == "file"
+    assert gpt.key is not None and gpt.key.get_secret_value() == KEY and gpt.key_source == "key_file"
     assert KEY not in repr(gpt) + str(gpt) + gpt.model_dump_json()
 
 
@@ -307,7 +307,7 @@ def test_key_file_into_a_kubernetes_secret_mount(tmp_path: Path, files: dict[str
         PLAYGROUND_DEPLOYMENTS__GPT4O__KEY_FILE=str(mount / "gpt4o-key"),
     )
     gpt = load_settings(environ=env).deployments["gpt4o"]
-    assert gpt.key is not None and gpt.key.get_secret_value() == KEY and gpt.key_source == "file"
+    assert gpt.key is not None and gpt.key.get_secret_value() == KEY and gpt.key_source == "key_file"
 
 
 def _key_file_error(files: dict[str, Path], key_path: Path) -> ConfigError:
@@ -378,7 +378,7 @@ def test_a_blank_key_does_not_conflict_with_key_file(tmp_path: Path, files: dict
     key_path = write(tmp_path / "key", KEY)
     write(files["config"], f'[deployments.a]\nendpoint = "https://a.example"\nkey_file = "{key_path}"\n')
     a = load_settings(environ=env_for(files, PLAYGROUND_DEPLOYMENTS__A__KEY="")).deployments["a"]
-    assert a.key is not None and a.key.get_secret_value() == KEY and a.key_source == "file"
+    assert a.key is not None and a.key.get_secret_value() == KEY and a.key_source == "key_file"
 
 
 def test_a_key_file_that_is_not_a_path_is_an_error(files: dict[str, Path]) -> None:
