@@ -34,7 +34,7 @@ def _render_results_fallback(store: EvalStore, run_id: str) -> None:
     cells = store.cells(run_id, row_indices=indices, limit=FALLBACK_ROWS * len(record.deployments))
     table: dict[int, dict[str, str]] = {i: {"row": str(i + 1), **rows[i]} for i in indices}
     for cell in cells:
-        mark = {True: "✅", False: "❌", None: ""}[cell.passed]
+        mark = {True: "pass ·", False: "fail ·", None: ""}[cell.passed]
         text = cell.answer if cell.ok else f"⚠ {cell.error}"
         table[cell.row_index][cell.deployment] = f"{mark} {text or ''}".strip()
     frame = pd.DataFrame(list(table.values())).fillna("").map(lambda v: escape_markdown(str(v)))

@@ -1,0 +1,94 @@
+"""The Evaluations page in headless Chromium: a CSV uploaded, two deployments on the embedded chat model picked, a
+"contains" evaluator added, the run started, followed to its end, and its results shown for every row and
+deployment."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.config import LOCAL_API_VERSION
+from tests.fixtures.app_server import (
+    AppServer,
+    run_app_server,
+    screenshot,
+    toml_deployment,
+    wait_for_app,
+    wait_until_idle,
+)
+
+pytestmark = pytest.mark.e2e
+
+CHAT = "smollm2-135m-instruct"
+NAMES = ("small-a", "small-b")
+CSV = "question,expected\nCapital of France?,Paris\nCapital of Italy?,Rome\nCapital of Spain?,Madrid\n"
+RUN_TIMEOUT_S = 120
+
+
+@pytest.fixture(scope="module")
+def two_deployment_app(local_endpoint_url: str) -> Iterator[AppServer]:
+    """The app with two deployment names on the embedded endpoint's one chat model (the session app has one)."""
+    target = f"{local_endpoint_url}/{CHAT}"
+    config = "".join(toml_deployment(name, target, api_version=LOCAL_API_VERSION) for name in NAMES)
+    with run_app_server(config) as server:
+        yield server
+
+
+def _pick(page: Any, key: str, option: str) -> None:
+    page.locator(f".st-key-{key}").get_by_role("combobox").click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_until_idle(page)
+
+
+def _fill(page: Any, selector: str, text: str) -> None:
+    field = page.locator(selector)
+    field.fill(text)
+    field.press("Control+Enter" if "textarea" in selector else "Enter")
+    wait_until_idle(page)
+
+
+def test_upload_pick_two_deployments_add_contains_run_and_see_every_cell(
+    page: Any, two_deployment_app: AppServer, tmp_path: Path
+) -> None:
+    data = tmp_path / "capitals.csv"
+    data.write_text(CSV)
+    page.goto(f"{two_deployment_app.url}/evals")
+    wait_for_app(page)
+    page.get_by_role("heading", name="Evaluations").wait_for()
+
+    _fill(page, ".st-key-evf_template_user textarea", "Answer in one word: {{question}}")
+    page.locator(".st-key-evals_upload input[type=file]").set_input_files(str(data))
+    wait_until_idle(page)
+    page.get_by_text("3 rows · columns: question, expected").wait_for()
+    for name in NAMES:
+        _pick(page, "evf_deployments", name)
+        page.keyboard.press("Escape")
+        _fill(page, f".st-key-evf_override_{name} input", '{"max_tokens": 6, "temperature": 0}')
+    _fill(page, ".st-key-evf_new_name input", "names the capital")
+    _fill(page, ".st-key-evf_new_contains_text input", "{{expected}}")
+    page.locator(".st-key-evals_add_evaluator button").click()
+    wait_until_idle(page)
+    page.locator("[class*='st-key-evals_evaluator_0']").get_by_text("names the capital").wait_for()
+    assert page.locator("[data-testid=stAlertContentError]").count() == 0
+
+    page.locator(".st-key-evals_run button").click()
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while "· finished ·" not in page.locator("[data-testid=stMainBlockContainer]").inner_text():
+        assert time.monotonic() < deadline, "the run did not finish"
+        page.wait_for_timeout(500)
+    wait_until_idle(page)
+    assert "run=" in page.url  # a reload comes back to this run
+
+    table = page.locator("[data-testid=stTable] table").first
+    header = [cell.inner_text().strip() for cell in table.locator("thead th").all()]
+    rows = table.locator("tbody tr").all()
+    assert len(rows) == 3
+    for row in rows:
+        cells = dict(zip(header, [cell.inner_text().strip() for cell in row.locator("th, td").all()], strict=False))
+        for name in NAMES:
+            assert cells.get(name), f"no cell for {name} in {cells}"
+    screenshot(page, "evals-finished-run")
