@@ -73,7 +73,7 @@ def _prompt_section(record: RunRecord) -> list[str]:
     parts = ["<h2>Prompt</h2>"]
     for message in prompt.messages:
         parts.append(f"<div><strong>{_e(message.role)}</strong><pre>{_e(message.content)}</pre></div>")
-    parameters = prompt.parameters.model_dump(exclude_none=True)
+    parameters = {k: v for k, v in prompt.parameters.model_dump(exclude_none=True).items() if v not in ({}, [])}
     if parameters:
         parts.append(f"<p>Parameters</p><pre>{_e(json.dumps(parameters, ensure_ascii=False, indent=1))}</pre>")
     if record.overrides:

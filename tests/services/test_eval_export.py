@@ -15,7 +15,7 @@ import pytest
 from services.eval_export import ExportError, to_csv, to_html, to_jsonl
 from services.eval_matrix import iter_matrix
 from services.eval_model import CellResult, EvaluatorSpec, Verdict
-from services.prompt_model import Prompt, PromptMessage
+from services.prompt_model import Prompt, PromptMessage, PromptParameters
 from services.store.evals import EvalStore
 
 TRACE = "0123456789abcdef0123456789abcdef"
@@ -23,6 +23,7 @@ SCRIPT = "<script>alert(1)</script> Lyon"
 COMMA_NEWLINE = 'Paris, France.\nIt is "the" capital.'
 PROMPT = Prompt(
     name="capitals",
+    parameters=PromptParameters(temperature=0.3),
     messages=[
         PromptMessage(role="system", content="Answer in one word & be <brief>."),
         PromptMessage(role="user", content="{{question}}"),
@@ -154,6 +155,7 @@ def test_html_report_is_self_contained_and_shows_the_run_escaped(store: EvalStor
     assert "Evaluation: capitals <v2>" in shown and "<v2>" not in text  # the run's name is escaped too
     assert "Answer in one word & be <brief>." in shown and "{{question}}" in shown  # the prompt
     assert "capitals.csv" in shown and "sha256:feedbeef" in shown and '"temperature": 0.2' in shown
+    assert '"temperature": 0.3' in shown and '"extra"' not in shown  # the prompt's own parameters, none empty
     assert '"text": "{{expected}}"' in shown and "similarity" in shown  # the evaluators' settings
     assert "**bold** [x](javascript:alert(1))" in shown  # markdown stays text
     assert "HTTP 422: bad `temperature`" in shown and "rejected. HTTP" in shown  # the error's words, unescaped
