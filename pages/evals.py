@@ -7,38 +7,14 @@ another page. The viewer's saved runs are listed; the opened one is in the URL (
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from app.auth import current_viewer
 from app.components import eval_form, eval_jobs
 from app.components.eval_define import render_define
 from app.components.eval_progress import render_progress
+from app.components.eval_results import render_results
 from app.components.eval_runs_list import describe, open_run, opened_run_id, render_runs_list
-from services.safe_markdown import escape_markdown
-from services.store.evals import EvalStore
-
-FALLBACK_ROWS = 100
-
-
-def _render_results_fallback(store: EvalStore, run_id: str) -> None:
-    """A plain matrix of the run's first rows: one column per deployment, the answer (or error) and its checks."""
-    record = store.load_run(run_id)
-    if record is None:
-        return
-    indices = store.row_indices(run_id, limit=FALLBACK_ROWS)
-    if not indices:
-        st.caption("No cell has finished yet.")
-        return
-    rows = dict(zip(indices, store.rows(run_id, indices=indices), strict=True))
-    cells = store.cells(run_id, row_indices=indices, limit=FALLBACK_ROWS * len(record.deployments))
-    table: dict[int, dict[str, str]] = {i: {"row": str(i + 1), **rows[i]} for i in indices}
-    for cell in cells:
-        mark = {True: "pass ·", False: "fail ·", None: ""}[cell.passed]
-        text = cell.answer if cell.ok else f"⚠ {cell.error}"
-        table[cell.row_index][cell.deployment] = f"{mark} {text or ''}".strip()
-    frame = pd.DataFrame(list(table.values())).fillna("").map(lambda v: escape_markdown(str(v)))
-    st.table(frame, hide_index=True)
 
 
 def _render_opened(run_id: str) -> None:
@@ -50,8 +26,8 @@ def _render_opened(run_id: str) -> None:
         return
     st.markdown(describe(record))
     render_progress(record)
-    _render_results_fallback(store, record.id)
     st.button("Define a new run", key="evals_new", on_click=open_run, args=(None,), icon=":material/add:")
+    render_results(store, record.id)
 
 
 def render() -> None:

@@ -154,5 +154,6 @@ def test_a_small_run_runs_to_the_end_and_is_listed_as_finished(
     listed = [str(m.value) for m in at.markdown if "capitals" in str(m.value)]
     assert listed and all("finished" in line for line in listed)
     assert any("4/4 cells" in line for line in listed)
-    matrix = at.table[0].value  # the opened run's results: a row per dataset row, a column per deployment
-    assert len(matrix) == 2 and {"small-a", "small-b"} <= set(matrix.columns)
+    # The opened run's results: a matrix with a line per dataset row and a column per deployment.
+    [matrix] = [frame.value for frame in at.dataframe if {"small-a", "small-b"} <= set(frame.value.columns)]
+    assert len(matrix) == 2 and all(matrix["small-a"]) and all(matrix["small-b"])
