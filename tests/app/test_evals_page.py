@@ -4,13 +4,17 @@ regex, bad overrides JSON), and a small run on the embedded endpoint that runs t
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 from app.components import eval_jobs
+from app.components.eval_prompt_pick import typed_prompt
 from services.config import LOCAL_API_VERSION
+from services.eval_model import CellResult, EvaluatorSpec
 from services.identity import ANONYMOUS
 from services.store.evals import EvalStore
 from services.store.location import data_dir
@@ -19,12 +23,13 @@ from tests.fixtures.app_server import toml_deployment
 from tests.fixtures.counting_server import CountingServer
 
 CHAT = "smollm2-135m-instruct"
+PROMPTS = Path(__file__).resolve().parents[1] / "fixtures" / "prompts"
 CSV = b"question,expected\nCapital of France?,Paris\nCapital of Italy?,Rome\n"
 
 
-def open_evals(at: AppTest) -> AppTest:
+def open_evals(at: AppTest, url_path: str = "evals") -> AppTest:
     """Run the app on its Evaluations page (registered by url path, as the app's pages are functions)."""
-    [page_hash] = [key for key, info in at._registered_pages.items() if info.get("url_pathname") == "evals"]
+    [page_hash] = [key for key, info in at._registered_pages.items() if info.get("url_pathname") == url_path]
     at._page_hash = page_hash
     at.run()
     assert not at.exception, at.exception
@@ -157,3 +162,85 @@ def test_a_small_run_runs_to_the_end_and_is_listed_as_finished(
     # The opened run's results: a matrix with a line per dataset row and a column per deployment.
     [matrix] = [frame.value for frame in at.dataframe if {"small-a", "small-b"} <= set(frame.value.columns)]
     assert len(matrix) == 2 and all(matrix["small-a"]) and all(matrix["small-b"])
+
+
+def test_an_unknown_run_in_the_url_reads_as_not_found(
+    app_with_config: Callable[..., AppTest], local_endpoint_url: str
+) -> None:
+    at = app_with_config(two_deployments(local_endpoint_url), query={"run": "x" * 22})
+    open_evals(at)
+    assert "No run with this id was found among your runs." in all_text(at)
+    assert not at.dataframe
+
+
+def test_an_interrupted_run_resumes_and_sends_only_the_cells_left(
+    app_with_config: Callable[..., AppTest], local_endpoint_url: str
+) -> None:
+    at = app_with_config(two_deployments(local_endpoint_url))
+    rows = [
+        {"question": "Capital of France?", "expected": "Paris"},
+        {"question": "Capital of Italy?", "expected": "Rome"},
+    ]
+    saved = store()
+    run_id = saved.create_run(
+        name="half done",
+        prompt=typed_prompt("Answer in one word: {{question}}"),
+        dataset_name="questions.csv",
+        dataset_digest="d",
+        rows=rows,
+        deployments=["small-a"],
+        overrides={"small-a": {"max_tokens": 4}},
+        evaluators=[EvaluatorSpec("contains", "says it", {"text": "{{expected}}"})],
+    )
+    saved.save_cell(run_id, CellResult(0, "small-a", answer="kept from before", verdicts=[]))
+    saved.set_status(run_id, "interrupted")
+    at.query_params["run"] = run_id
+    open_evals(at)
+    assert "1 of 2 cells are done" in all_text(at)
+    at.button(key="evals_resume").click().run()
+    assert not at.exception, at.exception
+    runner = eval_jobs.runner_for(run_id)
+    assert runner is not None and runner.wait(120)
+    cells = store().cells(run_id)
+    assert [c.answer for c in cells if c.row_index == 0] == ["kept from before"]  # not sent again
+    [resumed] = [c for c in cells if c.row_index == 1]
+    assert resumed.ok and [v.evaluator for v in resumed.verdicts] == ["says it"]
+    assert store().load_run(run_id).status == "finished"  # type: ignore[union-attr]
+
+
+def test_a_library_prompt_brings_its_test_data_and_its_evaluators(
+    app_with_config: Callable[..., AppTest], local_endpoint_url: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "data" / "prompts"
+    folder.mkdir(parents=True)
+    shutil.copy(PROMPTS / "sample.prompt.yml", folder / "sample.prompt.yml")
+    at = open_evals(app_with_config(two_deployments(local_endpoint_url)))
+    at.selectbox(key="evf_prompt_file").set_value("sample").run()
+    at.radio(key="evf_dataset_source").set_value("The prompt file's testData").run()
+    assert "2 rows · columns: input, string, expected" in all_text(at).replace("\\", "")
+    at.selectbox(key="evf_prompt_file_judge").set_value("small-b").run()
+    at.button(key="evals_load_prompt_evaluators").click().run()
+    assert not at.exception, at.exception
+    loaded = at.session_state["evals.evaluators"]
+    assert [(spec.kind, spec.name) for spec in loaded] == [
+        ("contains", "string evaluator"),
+        ("judge", "similarity check"),
+    ]
+    assert loaded[1].settings["deployment"] == "small-b"
+    assert not at.error, errors(at)
+
+
+def test_what_was_typed_survives_a_visit_to_another_page(
+    app_with_config: Callable[..., AppTest], local_endpoint_url: str
+) -> None:
+    at = open_evals(app_with_config(two_deployments(local_endpoint_url)))
+    define(at, template="Name the capital: {{question}}")
+    at.multiselect(key="evf_deployments").set_value(["small-b"]).run()
+    at.text_input(key="evf_override_small-b").set_value('{"temperature": 0}').run()
+    open_evals(at, "models")
+    assert "evf_template_user" not in [w.key for w in at.text_area]
+    open_evals(at)
+    assert at.text_area(key="evf_template_user").value == "Name the capital: {{question}}"
+    assert at.multiselect(key="evf_deployments").value == ["small-b"]
+    assert at.text_input(key="evf_override_small-b").value == '{"temperature": 0}'
+    assert "2 rows · columns: question, expected" in all_text(at).replace("\\", "")
