@@ -340,7 +340,7 @@ def test_the_example_keys_are_the_names_the_app_reads(tmp_path: Path) -> None:
     environ = {"PLAYGROUND_SECRETS_DIR": str(keys_dir), "PLAYGROUND_SECRETS": str(tmp_path / "none.toml")}
     loaded = load_settings(config, environ).deployments
     assert {name: d.key_source for name, d in loaded.items()} == dict.fromkeys(
-        tomllib.loads(text)["deployments"], "secrets"
+        tomllib.loads(text)["deployments"], "secrets_dir"
     )
 
 
