@@ -223,3 +223,15 @@ def open_database(
     assert found.directory is not None
     path = found.directory / f"{area}{SQLITE_SUFFIX}"
     return SQLiteDatabase(path, area, keep_connection=keep_connection, timeout=timeout)
+
+
+def open_reader_and_writer(
+    area: str, location: str | Path | Location | Database | None = None, *, timeout: float = 30.0
+) -> tuple[Database, Database]:
+    """A database to read `area` and one to write it, for stores whose rows arrive from many threads (traces, eval
+    cells): the writer keeps its SQLite connection, since opening one per batch costs a WAL checkpoint and an fsync.
+    A Database given as `location` (a test's) serves as both."""
+    if isinstance(location, Database):
+        return location, location
+    reader = open_database(area, location, timeout=timeout)
+    return reader, open_database(area, location, keep_connection=True, timeout=timeout)

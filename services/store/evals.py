@@ -23,7 +23,7 @@ from typing import Any
 from services.eval_model import CellResult, EvaluatorSpec, Row, Verdict
 from services.identity import ANONYMOUS, Viewer
 from services.prompt_model import Prompt
-from services.store.database import Database, StoreError, open_database
+from services.store.database import Database, StoreError, open_reader_and_writer
 from services.store.eval_summary import DeploymentSummary, summarise, verdicts_of
 from services.store.location import StoreConfigError
 
@@ -129,12 +129,8 @@ class EvalStore:
         location = database_url if database_url is not None else location
         self.clock = clock
         try:
-            if isinstance(location, Database):
-                self._reader = self._writer = location
-            else:
-                self._reader = open_database(AREA, location, timeout=30.0)
-                # Cells arrive from many runner threads: one kept connection writes them, one after another.
-                self._writer = open_database(AREA, location, keep_connection=True, timeout=30.0)
+            # Cells arrive from many runner threads: one kept connection writes them, one after another.
+            self._reader, self._writer = open_reader_and_writer(AREA, location)
         except StoreConfigError as exc:
             raise EvalStoreError(str(exc)) from None
 

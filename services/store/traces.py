@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.store.database import Database, StoreError, Transaction, open_database
+from services.store.database import Database, StoreError, Transaction, open_reader_and_writer
 from services.store.location import StoreConfigError
 
 AREA = "traces"
@@ -163,12 +163,7 @@ class TraceStore:
         self._pruned_at = 0.0
         self._lock = threading.Lock()
         try:
-            if isinstance(location, Database):
-                self._reader = self._writer = location
-            else:
-                self._reader = open_database(AREA, location, timeout=30.0)
-                # The writer keeps its SQLite connection: opening one per batch costs a WAL checkpoint and an fsync.
-                self._writer = open_database(AREA, location, keep_connection=True, timeout=30.0)
+            self._reader, self._writer = open_reader_and_writer(AREA, location)
         except StoreConfigError as exc:
             raise TraceStoreError(str(exc)) from None
 
