@@ -1,11 +1,12 @@
 """The Evaluations page in headless Chromium: a CSV uploaded, two deployments on the embedded chat model picked, a
-"contains" evaluator added, the run started, followed to its end, and its results shown for every row and
-deployment."""
+"contains" evaluator added, the run started, followed to its end, its results shown for every row and deployment,
+and its HTML report downloaded."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,32 @@ def test_upload_pick_two_deployments_add_contains_run_and_see_every_cell(
         for name in NAMES:
             assert cells.get(name), f"no cell for {name} in {cells}"
     screenshot(page, "evals-finished-run")
+
+    # The HTML report, downloaded as a user would, holds every row's question and both deployments, and loads nothing.
+    page.get_by_role("tab", name="Export").click()
+    wait_until_idle(page)
+    with page.expect_download() as download:
+        page.locator(".st-key-evres_export_html button").click()
+    report = Path(download.value.path()).read_text(encoding="utf-8")
+    parsed = _Report()
+    parsed.feed(report)
+    assert not parsed.scripts and not parsed.external, (parsed.scripts, parsed.external)
+    for text in ("Capital of France?", "Capital of Italy?", "Capital of Spain?", *NAMES, "names the capital"):
+        assert text in parsed.text, f"{text!r} not in the report"
+
+
+class _Report(HTMLParser):
+    """The report's visible text, its <script> tags and anything it would load from elsewhere."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts = 0
+        self.external: list[str] = []
+        self.text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.scripts += tag == "script"
+        self.external += [value for name, value in attrs if name in ("src", "href") and value and "//" in value]
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
