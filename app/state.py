@@ -130,8 +130,9 @@ def endpoint_guard() -> AddressGuard:
         return AddressGuard("off")
 
 
-def _guard_for(deployment: Deployment, guarded: bool | None) -> AddressGuard | None:
-    """The guard when the deployment was added in the page (configured ones are trusted as they are)."""
+def guard_for(deployment: Deployment, guarded: bool | None = None) -> AddressGuard | None:
+    """The address guard a client for `deployment` must connect through: endpoint_guard() when it was added in the
+    page (or `guarded=True`), None for a configured one (trusted as it is)."""
     if guarded is None:
         guarded = added_deployments().get(deployment.name) == deployment
     return endpoint_guard() if guarded else None
@@ -148,7 +149,7 @@ def get_client(deployment: Deployment, *, guarded: bool | None = None) -> Infere
     A deployment added in this session (or `guarded=True`) gets a client whose every connection is judged by
     endpoint_guard(); configured deployments are trusted.
     """
-    guard = _guard_for(deployment, guarded)
+    guard = guard_for(deployment, guarded)
     policy = guard.policy if guard is not None else "trusted"
     return _client(deployment.name, _fingerprint(deployment) + policy, deployment, guard)
 
@@ -181,7 +182,7 @@ def _cached_status(deployments: list[Deployment]) -> list[tuple[ModelInfo | Infe
         action = tracing.action("deployment status")
         with run_slots.released(), action, ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
             targets = [d for _, d in missing]
-            fetched = list(pool.map(tracing.carry(_fetch_info), targets, [_guard_for(d, None) for d in targets]))
+            fetched = list(pool.map(tracing.carry(_fetch_info), targets, [guard_for(d, None) for d in targets]))
         with _STATUS_LOCK:
             for (k, _), (info, latency) in zip(missing, fetched, strict=True):
                 _STATUS[k] = (time.monotonic(), info, latency)

@@ -16,6 +16,7 @@ from typing import Any
 
 from services.config import Deployment
 from services.eval_model import EXPECTED_COLUMN, EvalError, Evaluator, EvaluatorSpec, Row, Verdict
+from services.netguard import AddressGuard
 from services.prompt_syntax import PLACEHOLDER
 
 # A fenced block (```json ... ```): models often wrap JSON in one even when asked not to.
@@ -333,10 +334,12 @@ def build_evaluator(
     *,
     clients: Mapping[str, Any] | None = None,
     cache: Any = None,
+    guards: Mapping[str, AddressGuard | None] | None = None,
 ) -> Evaluator:
     """The evaluator a spec describes. `similarity` and `judge` call a deployment named in their settings, looked up
     in `deployments` (name -> Deployment); `clients` (name -> InferenceClient) lets them share open clients, `cache`
-    (an EmbeddingCache) keeps similarity's vectors. Raises EvalError for a spec that cannot work."""
+    (an EmbeddingCache) keeps similarity's vectors, `guards` (name -> AddressGuard or None) is the address guard a
+    client they make connects through. Raises EvalError for a spec that cannot work."""
     settings = spec_settings(spec)
     name = spec.name
     makers: dict[str, Callable[[], Evaluator]] = {
@@ -357,8 +360,11 @@ def build_evaluator(
 
     deployment = _deployment_for(spec, settings["deployment"], deployments)
     client = (clients or {}).get(deployment.name)
+    guard = (guards or {}).get(deployment.name)
     if spec.kind == "similarity":
-        return eval_judge.SimilarityEvaluator(name, deployment, settings["threshold"], client=client, cache=cache)
+        return eval_judge.SimilarityEvaluator(
+            name, deployment, settings["threshold"], client=client, cache=cache, guard=guard
+        )
     return eval_judge.JudgeEvaluator(
         name,
         deployment,
@@ -369,6 +375,7 @@ def build_evaluator(
         requires_expected=settings["requires_expected"],
         max_tokens=settings["max_tokens"],
         client=client,
+        guard=guard,
     )
 
 
@@ -378,6 +385,7 @@ def build_evaluators(
     *,
     clients: Mapping[str, Any] | None = None,
     cache: Any = None,
+    guards: Mapping[str, AddressGuard | None] | None = None,
 ) -> list[Evaluator]:
     """Every spec's evaluator, in order; EvalError when two share a name (names are the results' column headers)."""
     seen: set[str] = set()
@@ -387,7 +395,7 @@ def build_evaluators(
         if spec.name in seen:
             raise EvalError(f"Two evaluators are named {spec.name!r}; give each its own name.")
         seen.add(spec.name)
-    return [build_evaluator(spec, deployments, clients=clients, cache=cache) for spec in specs]
+    return [build_evaluator(spec, deployments, clients=clients, cache=cache, guards=guards) for spec in specs]
 
 
 def _deployment_for(

@@ -25,6 +25,7 @@ from services.errors import InferenceError, UnsupportedParameterError
 from services.eval_checks import quoted
 from services.eval_model import EXPECTED_COLUMN, EvalError, Row, Verdict
 from services.eval_prompt_file import from_prompt_file as from_prompt_file
+from services.netguard import AddressGuard
 from services.prompt_syntax import PLACEHOLDER
 from services.retry import RetryPolicy
 
@@ -164,8 +165,15 @@ def render_rubric(rubric: str, answer: str, row: Row, *, requires_expected: bool
 class _DeploymentCaller:
     """Holds one InferenceClient for a deployment (made on first use, shared by threads; close() closes it)."""
 
-    def __init__(self, deployment: Deployment, client: InferenceClient | None, retry_policy: RetryPolicy | None):
+    def __init__(
+        self,
+        deployment: Deployment,
+        client: InferenceClient | None,
+        retry_policy: RetryPolicy | None,
+        guard: AddressGuard | None = None,
+    ):
         self.deployment = deployment
+        self._guard = guard
         self._client = client
         self._owned = client is None
         self._retry_policy = retry_policy
@@ -174,7 +182,7 @@ class _DeploymentCaller:
     def client(self) -> InferenceClient:
         with self._lock:
             if self._client is None:
-                self._client = InferenceClient(self.deployment, retry_policy=self._retry_policy)
+                self._client = InferenceClient(self.deployment, retry_policy=self._retry_policy, guard=self._guard)
             return self._client
 
     def close(self) -> None:
@@ -200,10 +208,11 @@ class SimilarityEvaluator(_DeploymentCaller):
         client: InferenceClient | None = None,
         cache: Any = None,
         retry_policy: RetryPolicy | None = None,
+        guard: AddressGuard | None = None,
     ) -> None:
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not -1 <= threshold <= 1:
             raise EvalError(f"Evaluator {name!r}: the threshold must be a cosine between -1 and 1, not {threshold!r}.")
-        super().__init__(deployment, client, retry_policy)
+        super().__init__(deployment, client, retry_policy, guard)
         self.name = name
         self.threshold = float(threshold)
         self.cache = cache
@@ -254,8 +263,9 @@ class JudgeEvaluator(_DeploymentCaller):
         max_tokens: int = 300,
         client: InferenceClient | None = None,
         retry_policy: RetryPolicy | None = None,
+        guard: AddressGuard | None = None,
     ) -> None:
-        super().__init__(deployment, client, retry_policy)
+        super().__init__(deployment, client, retry_policy, guard)
         self.name = name
         self.rubric = rubric or DEFAULT_RUBRIC
         self.system = DEFAULT_SYSTEM if system is None else system

@@ -28,6 +28,7 @@ from services.error_words import error_text
 from services.errors import EndpointUnavailableError, InferenceError, redact_text
 from services.eval_model import CellResult, Evaluator, Row, Verdict
 from services.metrics import cost as usage_cost
+from services.netguard import AddressGuard
 from services.prompt_model import Prompt, PromptError
 from services.prompt_render import render_messages
 from services.prompts import chat_parameters
@@ -65,7 +66,8 @@ def error_type(err: BaseException) -> str:
 class EvalRunner:
     """Runs (or resumes) one stored run: every (row, deployment) cell not in the store yet. `rows` are the run's
     rows in order (a row's index is its position), `deployments` the run's deployments by name with their settings,
-    `overrides` per-deployment request parameters over the prompt's own."""
+    `overrides` per-deployment request parameters over the prompt's own, `guards` (by deployment name) the address
+    guard each deployment's client connects through (endpoints added in the page; services.netguard)."""
 
     def __init__(
         self,
@@ -79,6 +81,7 @@ class EvalRunner:
         concurrency_per_deployment: int = DEFAULT_CONCURRENCY,
         *,
         retry_policy: RetryPolicy | None = None,
+        guards: Mapping[str, AddressGuard | None] | None = None,
     ) -> None:
         record = store.load_run(run_id)
         if record is None:
@@ -95,6 +98,7 @@ class EvalRunner:
         self.evaluators = list(evaluators)
         self.concurrency = concurrency_per_deployment
         self.retry_policy = retry_policy
+        self.guards = dict(guards or {})
         base = chat_parameters(prompt)
         self.params = {name: {**base, **dict((overrides or {}).get(name, {}))} for name in self.deployments}
         self.total = len(rows) * len(self.deployments)
@@ -169,7 +173,7 @@ class EvalRunner:
         done = self.store.done_cells(self.run_id)
         self.store.set_status(self.run_id, "running")
         clients = {
-            name: InferenceClient(deployment, retry_policy=self.retry_policy)
+            name: InferenceClient(deployment, retry_policy=self.retry_policy, guard=self.guards.get(name))
             for name, deployment in self.deployments.items()
         }
         workers: list[threading.Thread] = []
@@ -303,9 +307,11 @@ def resume(
     concurrency_per_deployment: int = DEFAULT_CONCURRENCY,
     *,
     retry_policy: RetryPolicy | None = None,
+    guards: Mapping[str, AddressGuard | None] | None = None,
 ) -> EvalRunner:
     """A runner for a stored run (after a restart or a kill) from what the store kept: its prompt, rows and
-    overrides; `deployments` must hold each of the run's deployments (keys are never stored)."""
+    overrides; `deployments` must hold each of the run's deployments (keys are never stored); `guards` as
+    EvalRunner's."""
     record = store.load_run(run_id)
     if record is None:
         raise ValueError(f"No evaluation run {run_id!r} in {store.where}.")
@@ -322,4 +328,5 @@ def resume(
         evaluators,
         concurrency_per_deployment,
         retry_policy=retry_policy,
+        guards=guards,
     )

@@ -14,7 +14,7 @@ import streamlit as st
 from app.auth import current_viewer
 from app.components import eval_form, eval_jobs
 from app.components.eval_dataset_pick import render_dataset_pick
-from app.components.eval_deployments import render_deployment_pick, run_deployments
+from app.components.eval_deployments import render_deployment_pick, run_deployments, run_guards
 from app.components.eval_evaluator_list import render_evaluator_list
 from app.components.eval_prompt_pick import render_prompt_pick
 from services.eval_checks import build_evaluators
@@ -37,7 +37,8 @@ def start_run(
 ) -> str:
     """Store a new run under the viewer and start it in the background; return its id."""
     configured = run_deployments()
-    evaluators = build_evaluators(specs, configured)
+    guards = run_guards(configured)
+    evaluators = build_evaluators(specs, configured, guards=guards)
     store = eval_jobs.eval_store()
     run_id = store.create_run(
         name=name,
@@ -51,7 +52,7 @@ def start_run(
         owner=current_viewer().owner,
     )
     chosen = {deployment: configured[deployment] for deployment in deployments}
-    runner = EvalRunner(store, run_id, prompt, dataset.rows, chosen, overrides, evaluators)
+    runner = EvalRunner(store, run_id, prompt, dataset.rows, chosen, overrides, evaluators, guards=guards)
     eval_jobs.start(runner, evaluators)
     return run_id
 

@@ -15,6 +15,7 @@ from app.components.eval_form import Problem
 from services.config import Deployment
 from services.eval_model import MAX_DEPLOYMENTS
 from services.http import CHAT_PARAMS
+from services.netguard import AddressGuard
 from services.schemas import ModelInfo
 
 PICK_KEY = "evf_deployments"
@@ -25,10 +26,14 @@ WHOLE_NUMBERS = ("max_tokens", "seed")
 
 
 def run_deployments() -> dict[str, Deployment]:
-    """The deployments an evaluation may use: the configured ones. One added in the sidebar is left out, since the
-    runner's own clients do not pass through the endpoint guard that judges added endpoints."""
-    added = state.added_deployments()
-    return {name: d for name, d in state.all_deployments().items() if added.get(name) != d}
+    """The deployments an evaluation may use: the configured ones and those added in the sidebar (run_guards gives
+    the latter's clients the endpoint guard the rest of the app uses)."""
+    return state.all_deployments()
+
+
+def run_guards(deployments: Mapping[str, Deployment]) -> dict[str, AddressGuard | None]:
+    """Each deployment's address guard by name (state.guard_for): for the runner's and the judges' clients."""
+    return {name: state.guard_for(deployment) for name, deployment in deployments.items()}
 
 
 def chat_deployment_names(deployments: Mapping[str, Deployment]) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.components import eval_jobs
-from app.components.eval_deployments import run_deployments
+from app.components.eval_deployments import run_deployments, run_guards
 from services.eval_checks import build_evaluators
 from services.eval_model import EvalError
 from services.eval_run import EvalProgress, resume
@@ -49,9 +49,10 @@ def _live(run_id: str) -> None:
 def _resume(record: RunRecord) -> str | None:
     """Start the run again on the configured deployments; the reason it cannot, or None."""
     deployments = run_deployments()
+    guards = run_guards(deployments)
     try:
-        evaluators = build_evaluators(record.evaluators, deployments)
-        runner = resume(eval_jobs.eval_store(), record.id, deployments, evaluators)
+        evaluators = build_evaluators(record.evaluators, deployments, guards=guards)
+        runner = resume(eval_jobs.eval_store(), record.id, deployments, evaluators, guards=guards)
     except (EvalError, ValueError) as err:
         return str(err)
     eval_jobs.start(runner, evaluators)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.components import eval_jobs
@@ -244,3 +245,32 @@ def test_what_was_typed_survives_a_visit_to_another_page(
     assert at.multiselect(key="evf_deployments").value == ["small-b"]
     assert at.text_input(key="evf_override_small-b").value == '{"temperature": 0}'
     assert "2 rows · columns: question, expected" in all_text(at).replace("\\", "")
+
+
+def test_a_deployment_added_in_the_sidebar_is_offered_and_its_calls_pass_the_endpoint_guard(
+    app_with_config: Callable[..., AppTest], local_endpoint_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_evals(app_with_config(two_deployments(local_endpoint_url), PLAYGROUND_USER_ENDPOINTS="any"))
+    at.sidebar.text_input(key="add_name").input("mine")
+    at.sidebar.text_input(key="add_endpoint").input(f"{local_endpoint_url}/{CHAT}")
+    [submit] = [button for button in at.sidebar.button if button.label == "Check and add"]
+    submit.click().run()
+    assert not at.exception and not at.sidebar.error, at.exception or at.sidebar.error
+    assert at.multiselect(key="evf_deployments").options == ["small-a", "small-b", "mine"]
+    define(at)
+    at.multiselect(key="evf_deployments").set_value(["small-a", "mine"]).run()
+    at.text_input(key="evf_override_small-a").set_value('{"max_tokens": 2}').run()
+    at.text_input(key="evf_override_mine").set_value('{"max_tokens": 2}').run()
+    # The policy tightens after the endpoint was added: the run's calls to it are judged again, and refused.
+    monkeypatch.setenv("PLAYGROUND_USER_ENDPOINTS", "public-only")
+    at.button(key="evals_run").click().run()
+    assert not at.exception, at.exception
+    run_id = at.query_params["run"][0] if isinstance(at.query_params["run"], list) else at.query_params["run"]
+    runner = eval_jobs.runner_for(run_id)
+    assert runner is not None and runner.wait(120), "the run did not finish"
+    cells = store().cells(run_id)
+    mine = [c for c in cells if c.deployment == "mine"]
+    assert len(mine) == 2 and all(
+        c.error_type == "EndpointBlockedError" and "loopback" in (c.error or "") for c in mine
+    )
+    assert all(c.ok for c in cells if c.deployment == "small-a")  # configured deployments are trusted as they are

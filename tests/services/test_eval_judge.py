@@ -27,6 +27,7 @@ from services.eval_judge import (
     rubric_columns,
 )
 from services.eval_model import EvalError, EvaluatorSpec
+from services.netguard import AddressGuard
 from services.prompts import parse_prompt
 from services.retry import RetryPolicy
 from services.store.embeddings import EmbeddingCache
@@ -376,3 +377,18 @@ def test_judge_mapped_without_a_deployment_asks_for_one_when_built() -> None:
 def test_string_entry_with_several_keys_uses_the_first_as_gh_does_and_says_so() -> None:
     [spec] = from_prompt_file([{"name": "s", "string": {"endsWith": "x", "contains": "y"}}])
     assert spec.kind == "contains" and spec.settings["text"] == "y" and "endsWith is ignored" in spec.settings["note"]
+
+
+@pytest.mark.parametrize("kind", ["judge", "similarity"])
+def test_judge_and_similarity_built_with_a_guard_refusing_the_address_send_nothing(
+    fault_server: FaultServer, kind: str
+) -> None:
+    scenario = fault_server.scenario(Reply(json=chat_body("5")))
+    spec = EvaluatorSpec(kind, "guarded", {"deployment": "judge"})
+    evaluator = build_evaluator(
+        spec, {"judge": fault_deployment(scenario)}, guards={"judge": AddressGuard("public-only")}
+    )
+    verdict = evaluator.evaluate("Paris", ROW)
+    evaluator.close()  # type: ignore[attr-defined]
+    assert verdict.passed is None and "loopback" in verdict.reason
+    assert scenario.requests == []

@@ -18,6 +18,7 @@ from services import tracing
 from services.config import Deployment
 from services.eval_model import Row, Verdict
 from services.eval_run import EvalRunner, resume
+from services.netguard import AddressGuard
 from services.prompt_model import Prompt, PromptMessage, PromptParameters
 from services.retry import RetryPolicy
 from services.store.evals import EvalStore
@@ -263,3 +264,22 @@ def test_a_runner_needs_a_stored_run_and_a_positive_concurrency(concurrency: int
     run_id = _create(store, _rows(1), ["d"])
     with pytest.raises(ValueError, match="at least 1"):
         EvalRunner(store, run_id, PROMPT, _rows(1), {}, concurrency_per_deployment=concurrency)
+
+
+def test_a_guard_refusing_a_deployments_address_stores_its_words_and_sends_that_server_nothing(
+    fault_server: FaultServer,
+) -> None:
+    refused, allowed = fault_server.scenario(OK), fault_server.scenario(OK)
+    store = EvalStore()
+    rows = _rows(3)
+    run_id = _create(store, rows, ["added", "configured"])
+    deployments = {"added": _deployment("added", refused), "configured": _deployment("configured", allowed)}
+    guards = {"added": AddressGuard("public-only"), "configured": None}
+    runner = EvalRunner(store, run_id, PROMPT, rows, deployments, None, [NonEmpty()], 2, guards=guards)
+    assert runner.run() == "finished"
+    cells = store.cells(run_id, limit=50)
+    blocked = [c for c in cells if c.deployment == "added"]
+    assert len(blocked) == 3 and all(c.answer is None and c.error_type == "EndpointBlockedError" for c in blocked)
+    assert all("127.0.0.1" in (c.error or "") and "loopback" in (c.error or "") for c in blocked)
+    assert all(c.ok for c in cells if c.deployment == "configured")
+    assert refused.requests == [] and len(allowed.requests) == 3
