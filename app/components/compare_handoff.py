@@ -18,6 +18,7 @@ import streamlit as st
 from app import chat_state
 from app.chat_params import values_from_params
 from app.chat_state import ChatEntry, set_entries, set_notice
+from app.components.compare_params import FIELDS, NUMBERS, on_name
 from app.components.compare_state import compare_state
 from app.components.param_panel import load_values
 from app.components.system_prompt import set_system_prompt
@@ -106,14 +107,15 @@ def open_in_chat(entries: list[ChatEntry], deployment: str, system: str, params:
 def compare_settings(system: str, params: dict[str, Any]) -> dict[str, Any]:
     """The compare page's settings widgets (by field name) that send these parameters with this system prompt."""
     values = values_from_params(params)
+    numbers: dict[str, Any] = {}
+    for name in NUMBERS:
+        value = getattr(values, name)
+        # A parameter the run did not send stays switched off, its field showing the default.
+        numbers[on_name(name)] = value is not None
+        numbers[name] = FIELDS[name] if value is None else value
     return {
         "system": system,
-        "temperature": values.temperature,
-        "top_p": values.top_p,
-        "max_tokens": values.max_tokens,
-        "seed": values.seed,
-        "presence_penalty": values.presence_penalty,
-        "frequency_penalty": values.frequency_penalty,
+        **numbers,
         "stop": "\n".join(values.stop or []),
         "format": values.response_format or "default",
         "json_schema": values.json_schema,

@@ -7,20 +7,25 @@ from typing import Any
 import streamlit as st
 
 from app.chat_params import JSON_SCHEMA_PARAM, JsonFieldError, ParamValues, build_params, parse_stop_sequences
+from app.components.param_panel import SIMPLE_PARAMS
 
 _SAVED = "compare.saved_settings"
 FORMATS = ("default", "text", "json_object", "json_schema")
 EXTRA_MODES = ("pass-through", "drop", "error")
-DEFAULT_MAX_TOKENS = 256
+
+
+def on_name(name: str) -> str:
+    """The field name of a numeric control's on/off switch (its key is f"{prefix}.{on_name(name)}")."""
+    return f"{name}_on"
+
+
+# The numeric controls, as on the chat panel: each shows its default and is sent only once its switch is on.
+NUMBERS = ("temperature", "top_p", "max_tokens", "seed", "presence_penalty", "frequency_penalty")
 # Widget name -> default value; the widgets' session_state keys are f"{prefix}.{name}".
 FIELDS: dict[str, Any] = {
     "system": "",
-    "temperature": None,
-    "top_p": None,
-    "max_tokens": DEFAULT_MAX_TOKENS,
-    "seed": None,
-    "presence_penalty": None,
-    "frequency_penalty": None,
+    **{name: SIMPLE_PARAMS[name][2]["value"] for name in NUMBERS},
+    **{on_name(name): False for name in NUMBERS},
     "stop": "",
     "format": "default",
     "json_schema": "",
@@ -55,22 +60,13 @@ def _remember(prefix: str) -> None:
 
 
 def settings_inputs(prefix: str) -> tuple[str, ParamValues]:
-    """Draw the inputs; return the system prompt and the panel values (unset inputs send nothing)."""
+    """Draw the inputs; return the system prompt and the panel values (a control switched off sends nothing)."""
     _restore(prefix)
     st.text_area("System prompt", key=f"{prefix}.system", height=80, placeholder="optional")
-    cols = st.columns(4)
-    cols[0].number_input(
-        "Temperature", min_value=0.0, max_value=2.0, step=0.1, key=f"{prefix}.temperature", placeholder="default"
-    )
-    cols[1].number_input("Top p", min_value=0.0, max_value=1.0, step=0.05, key=f"{prefix}.top_p")
-    cols[2].number_input("Max tokens", min_value=1, max_value=32768, step=16, key=f"{prefix}.max_tokens")
-    cols[3].number_input("Seed", min_value=0, step=1, key=f"{prefix}.seed", placeholder="none")
-    cols = st.columns(2)
-    for col, name, label in (
-        (cols[0], "presence_penalty", "Presence penalty"),
-        (cols[1], "frequency_penalty", "Frequency penalty"),
-    ):
-        col.number_input(label, min_value=-2.0, max_value=2.0, step=0.1, key=f"{prefix}.{name}", placeholder="default")
+    for row in (NUMBERS[:4], NUMBERS[4:]):
+        for col, name in zip(st.columns(len(row)), row, strict=True):
+            with col:
+                _number_input(prefix, name)
     st.text_area("Stop sequences, one per line", key=f"{prefix}.stop", height=68, placeholder="optional")
     fmt = st.selectbox(
         "Response format", FORMATS, key=f"{prefix}.format", help="json_object is JSON mode; json_schema needs a schema"
@@ -99,8 +95,21 @@ def settings_inputs(prefix: str) -> tuple[str, ParamValues]:
     return current_settings(prefix)
 
 
-def _number(value: Any, kind: type[int] | type[float]) -> Any:
-    return kind(value) if value is not None else None
+def _number_input(prefix: str, name: str) -> None:
+    """A switch named for the parameter, and its value below it (greyed, showing the default, while off)."""
+    label, _kind, options = SIMPLE_PARAMS[name]
+    options = {k: v for k, v in options.items() if k != "value"}
+    on = st.checkbox(label, key=f"{prefix}.{on_name(name)}")
+    st.number_input(label, key=f"{prefix}.{name}", disabled=not on, label_visibility="collapsed", **options)
+
+
+def _number(prefix: str, name: str) -> Any:
+    """The control's value when its switch is on, else None (not sent)."""
+    get = st.session_state.get
+    value = get(f"{prefix}.{name}")
+    if not get(f"{prefix}.{on_name(name)}") or value is None:
+        return None
+    return int(value) if SIMPLE_PARAMS[name][1] == "int" else float(value)
 
 
 def current_settings(prefix: str) -> tuple[str, ParamValues]:
@@ -110,13 +119,13 @@ def current_settings(prefix: str) -> tuple[str, ParamValues]:
     tools = get(f"{prefix}.tools") or ""
     extras = get(f"{prefix}.model_extras") or ""
     values = ParamValues(
-        temperature=get(f"{prefix}.temperature"),
-        top_p=get(f"{prefix}.top_p"),
-        max_tokens=_number(get(f"{prefix}.max_tokens"), int),
-        presence_penalty=_number(get(f"{prefix}.presence_penalty"), float),
-        frequency_penalty=_number(get(f"{prefix}.frequency_penalty"), float),
+        temperature=_number(prefix, "temperature"),
+        top_p=_number(prefix, "top_p"),
+        max_tokens=_number(prefix, "max_tokens"),
+        presence_penalty=_number(prefix, "presence_penalty"),
+        frequency_penalty=_number(prefix, "frequency_penalty"),
         stop=parse_stop_sequences(get(f"{prefix}.stop") or ""),
-        seed=_number(get(f"{prefix}.seed"), int),
+        seed=_number(prefix, "seed"),
         response_format=None if fmt == "default" else fmt,
         json_schema=get(f"{prefix}.json_schema") or "",
         tools=tools,

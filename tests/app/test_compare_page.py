@@ -82,8 +82,52 @@ def test_a_turn_goes_to_every_pane_and_each_pane_keeps_its_own_history(deploymen
     second_slow = requests(deployments, "slow")[-1]["messages"]
     assert [m["content"] for m in second_fast] == ["first question", "Hi there friend", "second question"]
     assert second_slow[1] == {"role": "assistant", "content": SLOW_TEXT}
-    # Shared settings went to both: max_tokens is on by default.
-    assert requests(deployments, "fast")[-1]["max_tokens"] == requests(deployments, "slow")[-1]["max_tokens"]
+
+
+SAMPLING = ("temperature", "top_p", "max_tokens", "seed", "presence_penalty", "frequency_penalty")
+
+
+def test_a_turn_with_nothing_set_sends_no_parameter_though_every_field_shows_its_default(deployments):
+    at = page(deployments, "fast,slow")
+    # The fields show the chat panel's defaults, greyed until switched on.
+    assert at.number_input(key="compare.shared.max_tokens").value == 256
+    assert at.number_input(key="compare.shared.max_tokens").disabled
+    assert at.number_input(key="compare.shared.temperature").value == pytest.approx(0.7)
+    at.chat_input(key="compare.input").set_value("plain").run()
+    assert not at.exception, at.exception
+    for name in ("fast", "slow"):
+        [body] = requests(deployments, name)
+        assert not set(body) & {*SAMPLING, "stop", "response_format", "tools", "tool_choice"}, body
+
+
+def test_a_shared_control_switched_on_sends_exactly_its_value_to_every_pane(deployments):
+    at = page(deployments, "fast,slow")
+    at.checkbox(key="compare.shared.max_tokens_on").check().run()
+    assert not at.number_input(key="compare.shared.max_tokens").disabled
+    at.number_input(key="compare.shared.max_tokens").set_value(77).run()
+    at.chat_input(key="compare.input").set_value("short").run()
+    for name in ("fast", "slow"):
+        body = requests(deployments, name)[-1]
+        assert body["max_tokens"] == 77
+        assert not set(body) & (set(SAMPLING) - {"max_tokens"}), body
+    # Switched off again, the value stays in the field but is not sent.
+    at.checkbox(key="compare.shared.max_tokens_on").uncheck().run()
+    assert at.number_input(key="compare.shared.max_tokens").value == 77
+    at.chat_input(key="compare.input").set_value("again").run()
+    assert all("max_tokens" not in requests(deployments, name)[-1] for name in ("fast", "slow"))
+
+
+def test_a_pane_override_is_sent_to_that_pane_only(deployments):
+    at = page(deployments, "fast,slow")
+    at.toggle(key="compare.p2.sync").set_value(False).run()
+    assert at.checkbox(key="compare.p2.max_tokens_on").value is False  # copied from the shared: off
+    at.checkbox(key="compare.p2.max_tokens_on").check().run()
+    at.number_input(key="compare.p2.max_tokens").set_value(33).run()
+    at.checkbox(key="compare.p2.seed_on").check().run()
+    at.chat_input(key="compare.input").set_value("go").run()
+    fast, slow = requests(deployments, "fast")[-1], requests(deployments, "slow")[-1]
+    assert slow["max_tokens"] == 33 and slow["seed"] == 42  # the seed's shown default, sent once switched on
+    assert not set(fast) & set(SAMPLING), fast
 
 
 def test_metrics_table_shows_last_turn_and_conversation_with_the_best_marked(deployments):
@@ -134,6 +178,7 @@ def test_an_unsynced_pane_sends_its_own_system_prompt_and_parameters(deployments
     # The pane's own settings start as a copy of the shared ones.
     assert at.text_area(key="compare.p2.system").value == "Shared system."
     at.text_area(key="compare.p2.system").input("Own system.").run()
+    at.checkbox(key="compare.p2.temperature_on").check().run()
     at.number_input(key="compare.p2.temperature").set_value(0.3).run()
     at.selectbox(key="compare.p2.format").select("json_object").run()
     at.chat_input(key="compare.input").set_value("go").run()
@@ -196,7 +241,8 @@ def test_continue_with_this_one_hands_the_pane_conversation_to_the_chat_page(dep
     assert entries[1].turn.deployment == "slow" and entries[1].metrics is not None
     assert at.session_state["chat_system_prompt"] == "Be kind."
     assert at.session_state["deployment_selected"] == "slow"
-    assert at.session_state["p_max_tokens"] == 256 and at.session_state["p_max_tokens_on"] is True
+    # Nothing was set on the compare page, so nothing is switched on in chat either.
+    assert at.session_state["p_max_tokens_on"] is False and at.session_state["p_temperature_on"] is False
 
 
 def test_blind_mode_error_cards_name_the_label_not_the_deployment(deployments):

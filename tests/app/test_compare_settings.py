@@ -69,6 +69,12 @@ def send(at: AppTest, prompt: str) -> None:
     assert not at.exception, at.exception
 
 
+def switch_on(at: AppTest, key: str, value: float) -> None:
+    """Switch a numeric control on (as a user ticks its box) and set its value."""
+    at.checkbox(key=f"{key}_on").check().run()
+    at.number_input(key=key).set_value(value).run()
+
+
 def not_sent_captions(at: AppTest) -> list[str]:
     return [c.value for c in at.caption if NOT_SENT in c.value]
 
@@ -80,8 +86,8 @@ def test_penalties_stop_and_model_extras_reach_the_request_and_unset_ones_send_n
     for name in ("presence_penalty", "frequency_penalty", "stop", "top_k"):
         assert name not in body
     assert "extra-parameters" not in last(servers, "fast").headers
-    at.number_input(key="compare.shared.presence_penalty").set_value(0.5).run()
-    at.number_input(key="compare.shared.frequency_penalty").set_value(-0.3).run()
+    switch_on(at, "compare.shared.presence_penalty", 0.5)
+    switch_on(at, "compare.shared.frequency_penalty", -0.3)
     at.text_area(key="compare.shared.stop").input("END\n\n###").run()
     at.text_area(key="compare.shared.model_extras").input('{"top_k": 7}').run()
     at.selectbox(key="compare.shared.extra_parameters").select("drop").run()
@@ -97,9 +103,10 @@ def test_penalties_stop_and_model_extras_reach_the_request_and_unset_ones_send_n
 
 def test_an_unsynced_pane_sends_its_own_stop_and_model_extras(servers):
     at = page(servers, "fast,slow")
-    at.number_input(key="compare.shared.presence_penalty").set_value(1.0).run()
+    switch_on(at, "compare.shared.presence_penalty", 1.0)
     at.toggle(key="compare.p2.sync").set_value(False).run()
     assert at.number_input(key="compare.p2.presence_penalty").value == pytest.approx(1.0)
+    assert at.checkbox(key="compare.p2.presence_penalty_on").value is True
     at.text_area(key="compare.p2.stop").input("STOP").run()
     at.text_area(key="compare.p2.model_extras").input('{"top_k": 3}').run()
     send(at, "go")
@@ -157,7 +164,7 @@ def test_probe_marks_name_unsupported_settings_and_model_extras_keys_per_pane(se
     ]
     at = page(servers, "fast,slow", marks)
     assert not not_sent_captions(at), "unset settings are not in force, so nothing is named"
-    at.number_input(key="compare.shared.seed").set_value(5).run()
+    switch_on(at, "compare.shared.seed", 5)
     at.text_area(key="compare.shared.model_extras").input('{"top_k": 1, "keep": 2}').run()
     caption = not_sent_captions(at)
     assert caption == [
