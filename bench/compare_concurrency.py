@@ -26,7 +26,7 @@ from starlette.routing import Route
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.client import InferenceClient
-from services.compare import PaneJob, run_turn
+from services.compare_run import PaneJob, run_turn
 from services.config import Deployment
 
 TARGET = 1.2

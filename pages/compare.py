@@ -1,6 +1,6 @@
 """Compare: one prompt, one to four deployments side by side, all streaming at the same time.
 
-Worker threads (services.compare) only write into buffers; this script thread polls them and draws, so nothing is
+Worker threads (services.compare_run) only write into buffers; this script thread polls them and draws, so nothing is
 ever written to the page without a script-run context. A turn starts only from the shared input and is handed to the
 panes through session state, so a click inside a pane reruns the page without sending anything.
 """
@@ -31,8 +31,9 @@ from app.components.error_card import render_error
 from app.components.safe_markdown import render_untrusted
 from app.state import all_deployments, get_client, selected_deployment, unsupported_params
 from services import tracing
-from services.compare import MAX_PANES, CompareRun, PaneJob, Turn, pane_messages, reply_from_snapshot
 from services.compare_export import export_html
+from services.compare_model import MAX_PANES, Turn, pane_messages, reply_from_snapshot
+from services.compare_run import CompareRun, PaneJob
 from services.config import Deployment
 from services.safe_markdown import code_span
 

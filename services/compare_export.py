@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from services.compare import ALL_BAD, TIE, MetricsRow, Turn, best_panes, conversation_rows, last_turn_rows
+from services.compare_model import ALL_BAD, TIE, MetricsRow, Turn, best_panes, conversation_rows, last_turn_rows
 from services.config import Deployment
 from services.transcript import FAILED_MARK
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.components.compare_state import CompareState
-from services.compare import ALL_BAD, TIE
+from services.compare_model import ALL_BAD, TIE
 
 TIE_TEXT = "Tie"
 ALL_BAD_TEXT = "All bad"

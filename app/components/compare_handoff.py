@@ -23,7 +23,7 @@ from app.components.compare_state import compare_state
 from app.components.param_panel import load_values
 from app.components.system_prompt import set_system_prompt
 from app.state import all_deployments, selected_name_key
-from services.compare import PaneReply, Turn
+from services.compare_model import PaneReply, Turn
 from services.transcript import ChatTurn, TurnMetrics
 
 _GOTO_CHAT = "compare.goto_chat"

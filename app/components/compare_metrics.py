@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import streamlit as st
 
-from services.compare import MetricsRow, Turn, best_panes, conversation_rows, last_turn_rows
+from services.compare_model import MetricsRow, Turn, best_panes, conversation_rows, last_turn_rows
 
 BEST = " ★"
 

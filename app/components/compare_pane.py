@@ -16,7 +16,7 @@ from app.components.error_card import render_error, render_filtered_answer
 from app.components.metrics_strip import render_metrics
 from app.components.safe_markdown import render_untrusted
 from app.state import mark_unsupported, unsupported_params
-from services.compare import PaneReply
+from services.compare_model import PaneReply
 from services.config import Deployment
 from services.errors import InferenceError
 from services.safe_markdown import code_span

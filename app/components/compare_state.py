@@ -13,7 +13,8 @@ from typing import Any
 
 import streamlit as st
 
-from services.compare import MAX_PANES, CompareRun, Turn, blind_labels, vote_tally
+from services.compare_model import MAX_PANES, Turn, blind_labels, vote_tally
+from services.compare_run import CompareRun
 
 _STATE = "compare.state"
 QUERY_PANES = "panes"

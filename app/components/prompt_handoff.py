@@ -14,7 +14,8 @@ from app.components.compare_state import ActiveTurn, compare_state
 from app.components.prompt_draft import PERSIST
 from app.components.prompt_run import last_run, sendable
 from services import tracing
-from services.compare import MAX_PANES, CompareRun, PaneJob, PaneReply, Turn
+from services.compare_model import MAX_PANES, PaneReply, Turn
+from services.compare_run import CompareRun, PaneJob
 from services.http import CHAT_PARAMS
 from services.safe_markdown import code_span
 from services.transcript import ChatTurn

@@ -11,7 +11,7 @@ from app.components.compare_handoff import open_in_chat, open_in_compare
 from app.components.trace_conversation import Conversation, compare_turns, conversation_of, final_chat_spans
 from app.components.trace_errors import loads
 from app.state import all_deployments
-from services.compare import MAX_PANES, Turn
+from services.compare_model import MAX_PANES, Turn
 from services.safe_markdown import code_span
 
 _PICK = "traces_answer_pick"

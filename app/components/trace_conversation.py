@@ -16,7 +16,7 @@ from typing import Any
 
 from app.chat_state import ChatEntry, mark_prompt_failed
 from app.components.trace_errors import error_from_detail, loads
-from services.compare import PaneReply, Turn
+from services.compare_model import PaneReply, Turn
 from services.http import CHAT_PARAMS
 from services.schemas import Metrics, ToolCall, Usage
 from services.transcript import ChatTurn, TurnMetrics

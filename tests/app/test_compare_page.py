@@ -318,7 +318,7 @@ def test_after_reveal_two_panes_on_one_deployment_stay_two_distinct_vote_choices
 
 def _show_stopped_replies() -> None:
     from app.components.compare_pane import render_reply
-    from services.compare import PaneReply
+    from services.compare_model import PaneReply
 
     render_reply(PaneReply("p1", "fast", "", "stopped"), {}, key="empty")
     render_reply(PaneReply("p2", "fast", "Once upon", "stopped"), {}, key="partial")

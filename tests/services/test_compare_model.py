@@ -8,7 +8,8 @@ import html.parser
 import pytest
 from pydantic import SecretStr
 
-from services.compare import (
+from services.compare_export import export_html
+from services.compare_model import (
     ALL_BAD,
     BLIND_LABELS,
     TIE,
@@ -23,7 +24,6 @@ from services.compare import (
     reply_from_snapshot,
     vote_tally,
 )
-from services.compare_export import export_html
 from services.config import Deployment
 from services.errors import AuthenticationError
 from services.schemas import ChatResult, FunctionCall, Metrics, ToolCall, Usage

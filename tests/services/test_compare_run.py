@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from services.client import InferenceClient
-from services.compare import CompareRun, PaneJob, run_turn
+from services.compare_run import CompareRun, PaneJob, run_turn
 from services.config import Deployment
 from services.errors import AuthenticationError, InferenceError
 

@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 from services.client import InferenceClient
-from services.compare import PaneJob, PaneReply, Turn, pane_messages, reply_from_snapshot, run_turn
 from services.compare_export import export_html
+from services.compare_model import PaneReply, Turn, pane_messages, reply_from_snapshot
+from services.compare_run import PaneJob, run_turn
 from services.config import Deployment
 from services.errors import ContentFilterError, EndpointUnavailableError
 from services.transcript import FAILED_MARK, ChatTurn, Transcript, api_messages, from_json, to_json, to_markdown

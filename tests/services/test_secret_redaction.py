@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from services.client import InferenceClient
-from services.compare import PaneReply, Turn
 from services.compare_export import export_html
+from services.compare_model import PaneReply, Turn
 from services.config import ConfigError, Deployment, load_settings
 from services.errors import InferenceError, redact_text
 from services.retry import RetryPolicy

@@ -13,7 +13,7 @@ import pytest
 
 from services import tracing
 from services.client import InferenceClient
-from services.compare import CompareRun, PaneJob
+from services.compare_run import CompareRun, PaneJob
 from services.config import Deployment
 from services.embeddings import embed_many
 from services.errors import ContentFilterError, InvalidRequestError, StreamInterruptedError, UnsupportedParameterError
