@@ -22,6 +22,7 @@ from services.prompt_syntax import PLACEHOLDER
 # A fenced block (```json ... ```): models often wrap JSON in one even when asked not to.
 FENCED = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\r?\n(.*?)\r?\n?[ \t]*```", re.DOTALL)
 QUOTE_CHARS = 60
+REGEX_MAX_CHARS = 10_000  # a quadratic pattern (\d*x) over 10,000 characters takes ~0.6 s; over 100,000 ~40 s
 
 
 def quoted(text: str, limit: int = QUOTE_CHARS) -> str:
@@ -172,11 +173,14 @@ class RegexMatch:
             ) from None
 
     def evaluate(self, answer: str, row: Row) -> Verdict:
-        """Search the answer for the pattern."""
-        found = self.compiled.search(answer)
+        """Search the answer's first REGEX_MAX_CHARS characters for the pattern (the reason says when it was cut)."""
+        # `re` has no time limit: a bounded text bounds how long a pathological pattern can hold a worker.
+        cut = len(answer) > REGEX_MAX_CHARS
+        found = self.compiled.search(answer[:REGEX_MAX_CHARS] if cut else answer)
+        note = f" (only the first {REGEX_MAX_CHARS:,} of {len(answer):,} characters were searched)" if cut else ""
         if found is None:
-            return Verdict(self.name, False, reason=f"no match for {quoted(self.pattern)}")
-        return Verdict(self.name, True, reason=f"matched {quoted(found.group(0))}")
+            return Verdict(self.name, False, reason=f"no match for {quoted(self.pattern)}{note}")
+        return Verdict(self.name, True, reason=f"matched {quoted(found.group(0))}{note}")
 
 
 @dataclass

@@ -4,10 +4,13 @@ it is made."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from services.config import Deployment
 from services.eval_checks import (
+    REGEX_MAX_CHARS,
     Affix,
     Contains,
     ExactMatch,
@@ -94,6 +97,21 @@ def test_regex_searches_the_answer() -> None:
     assert passed.passed is True and passed.reason == "matched '1889'"
     assert RegexMatch("r", r"^paris$", ignore_case=True).evaluate("Paris", ROW).passed is True
     assert RegexMatch("r", r"^\d+$").evaluate("twelve", ROW).passed is False
+
+
+def test_regex_searches_only_the_first_characters_of_a_huge_answer_and_says_so() -> None:
+    huge = "1" * 2_000_000
+    started = time.perf_counter()
+    # Quadratic backtracking: over the whole answer this search would run for hours.
+    verdict = RegexMatch("r", r"\d*x").evaluate(huge, ROW)
+    assert time.perf_counter() - started < 10
+    assert verdict.passed is False
+    assert f"only the first {REGEX_MAX_CHARS:,} of 2,000,000 characters were searched" in verdict.reason
+    late = "a" * REGEX_MAX_CHARS + "Paris"
+    assert RegexMatch("r", "Paris").evaluate(late, ROW).passed is False  # past the cut: not searched
+    early = RegexMatch("r", "Paris").evaluate("Paris" + "a" * REGEX_MAX_CHARS, ROW)
+    assert early.passed is True and "only the first" in early.reason
+    assert "only the first" not in RegexMatch("r", "Paris").evaluate("Paris", ROW).reason
 
 
 def test_invalid_regex_is_refused_at_construction_naming_pattern_and_error() -> None:
