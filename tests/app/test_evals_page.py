@@ -14,14 +14,16 @@ from streamlit.testing.v1 import AppTest
 
 from app.components import eval_jobs
 from app.components.eval_prompt_pick import typed_prompt
-from services.config import LOCAL_API_VERSION
+from services.config import LOCAL_API_VERSION, Deployment
 from services.eval_model import CellResult, EvaluatorSpec
+from services.eval_run import EvalRunner
 from services.identity import ANONYMOUS
 from services.store.evals import EvalStore
 from services.store.location import data_dir
 from tests.app.conftest import all_text
 from tests.fixtures.app_server import toml_deployment
 from tests.fixtures.counting_server import CountingServer
+from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks
 
 CHAT = "smollm2-135m-instruct"
 PROMPTS = Path(__file__).resolve().parents[1] / "fixtures" / "prompts"
@@ -274,3 +276,54 @@ def test_a_deployment_added_in_the_sidebar_is_offered_and_its_calls_pass_the_end
         c.error_type == "EndpointBlockedError" and "loopback" in (c.error or "") for c in mine
     )
     assert all(c.ok for c in cells if c.deployment == "small-a")  # configured deployments are trusted as they are
+
+
+def _stored_run(name: str, deployments: list[str], status: str = "finished") -> str:
+    saved = store()
+    run_id = saved.create_run(
+        name=name,
+        prompt=typed_prompt("Say {{word}}"),
+        dataset_name="words.csv",
+        dataset_digest="d",
+        rows=[{"word": f"w{index}"} for index in range(20)],
+        deployments=deployments,
+    )
+    saved.save_cell(run_id, CellResult(0, deployments[0], answer="kept", verdicts=[]))
+    saved.set_status(run_id, status)
+    return run_id
+
+
+def test_a_saved_run_is_deleted_after_confirmation_but_not_while_it_runs_here(
+    app_with_config: Callable[..., AppTest], fault_server: FaultServer
+) -> None:
+    scenario = fault_server.scenario(Reply(sse=chat_chunks(["ok"]), first_byte_delay=0.5))
+    at = app_with_config(toml_deployment("slow", scenario.endpoint, api_version=LOCAL_API_VERSION))
+    doomed = _stored_run("doomed run", ["slow"])
+    busy = _stored_run("busy run", ["slow"], status="running")
+    runner = EvalRunner(
+        store(),
+        busy,
+        typed_prompt("Say {{word}}"),
+        store().rows(busy),
+        {"slow": Deployment(name="slow", endpoint=scenario.endpoint, api_version=LOCAL_API_VERSION)},
+        concurrency_per_deployment=1,
+    )
+    eval_jobs.start(runner)
+    try:
+        open_evals(at)
+        assert at.button(key=f"evals_delete_{busy}").disabled  # running here: Cancel it first
+        assert not at.button(key=f"evals_delete_{doomed}").disabled
+        at.button(key=f"evals_delete_{doomed}").click().run()
+        assert "Delete **doomed run** with its 1 stored cells? This cannot be undone." in all_text(at)
+        assert store().load_run(doomed) is not None  # nothing deleted before the confirmation
+        at.button(key="evals_delete_keep").click().run()
+        assert "This cannot be undone" not in all_text(at) and store().load_run(doomed) is not None
+        at.button(key=f"evals_delete_{doomed}").click().run()
+        at.button(key="evals_delete_confirm").click().run()
+        assert not at.exception, at.exception
+        assert store().load_run(doomed) is None and store().cells(doomed) == []
+        assert "doomed run" not in all_text(at) and "busy run" in all_text(at)
+        assert store().load_run(busy) is not None
+    finally:
+        runner.cancel(abandon=True)
+        runner.wait(10)
