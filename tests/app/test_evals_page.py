@@ -327,3 +327,44 @@ def test_a_saved_run_is_deleted_after_confirmation_but_not_while_it_runs_here(
     finally:
         runner.cancel(abandon=True)
         runner.wait(10)
+
+
+def _progress_texts(at: AppTest) -> list[str]:
+    """The text drawn on each progress bar (UnknownElement: read from its proto)."""
+    return [element.proto.text for element in at.get("progress")]
+
+
+def test_cancel_on_the_page_keeps_the_finished_cells_and_lists_the_run_as_cancelled(
+    app_with_config: Callable[..., AppTest], fault_server: FaultServer
+) -> None:
+    scenario = fault_server.scenario(Reply(sse=chat_chunks(["ok"]), first_byte_delay=1.5))
+    at = open_evals(app_with_config(toml_deployment("slow", scenario.endpoint, api_version=LOCAL_API_VERSION)))
+    at.text_input(key="evf_run_name").set_value("to cancel")
+    rows = "".join(f"Question {index}?,A{index}\n" for index in range(20))
+    define(at, data=f"question,expected\n{rows}".encode())
+    at.multiselect(key="evf_deployments").set_value(["slow"]).run()
+    at.button(key="evals_run").click().run()
+    assert not at.exception, at.exception
+    run_id = at.query_params["run"][0] if isinstance(at.query_params["run"], list) else at.query_params["run"]
+    runner = eval_jobs.runner_for(run_id)
+    assert runner is not None
+    deadline = time.monotonic() + 30
+    while runner.progress().done < 1:
+        assert time.monotonic() < deadline, "no cell finished"
+        time.sleep(0.05)
+    at.run()
+    [text] = _progress_texts(at)
+    assert re.fullmatch(r"\d+ of 20 cells · 0 errors · 0 failed checks · about \d+ s left", text), text
+    at.button(key=f"evals_cancel_{run_id}").click().run()
+    assert not at.exception, at.exception
+    assert runner.wait(10), "the run did not stop after Cancel"
+    at.run()
+    record = store().load_run(run_id)
+    assert record is not None and record.status == "cancelled"
+    cells = store().cells(run_id)
+    chats = [request for request in scenario.requests if request.method == "POST"]  # not the sidebar's /info
+    assert 1 <= len(cells) < 20 and record.cells_done == len(cells) == len(chats)
+    assert all(cell.ok for cell in cells)
+    listed = [str(m.value) for m in at.markdown if "to cancel" in str(m.value)]
+    assert listed and all("cancelled" in line and f"{len(cells)}/20 cells" in line for line in listed)
+    assert f"{len(cells)} of 20 cells are done" in all_text(at)  # and it offers to resume the rest
