@@ -4,8 +4,6 @@ it is made."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from services.config import Deployment
@@ -101,10 +99,8 @@ def test_regex_searches_the_answer() -> None:
 
 def test_regex_searches_only_the_first_characters_of_a_huge_answer_and_says_so() -> None:
     huge = "1" * 2_000_000
-    started = time.perf_counter()
-    # Quadratic backtracking: over the whole answer this search would run for hours.
+    # Quadratic backtracking: over the whole answer this search would run for hours (pytest-timeout ends the test).
     verdict = RegexMatch("r", r"\d*x").evaluate(huge, ROW)
-    assert time.perf_counter() - started < 10
     assert verdict.passed is False
     assert f"only the first {REGEX_MAX_CHARS:,} of 2,000,000 characters were searched" in verdict.reason
     late = "a" * REGEX_MAX_CHARS + "Paris"
