@@ -8,13 +8,13 @@ the details as code blocks and through services.safe_markdown, so nothing in an 
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from app.components.pager import render_pager
 from app.components.safe_markdown import untrusted_markdown
 from app.components.trace_links import is_trace_id, trace_url
 from services.eval_matrix import MatrixRow, cell_figures, cell_mark, matrix_rows, shorten, verdict_mark
@@ -38,7 +38,6 @@ SHOW_HELP = (
 SHOW_KEY = "evres_show"
 PAGE_KEY = "evres_page"
 DETAIL_KEY = "evres_detail_row"
-_SHOWN = "evres_shown"
 _ROW_INDICES = "evres_row_indices"
 
 
@@ -51,19 +50,10 @@ def _filters(show: str) -> dict[str, bool]:
 
 
 def _pager(total: int, signature: str) -> int:
-    """The page number input (back to page 1 when the run or the filter changes); returns the first row's offset."""
-    pages = max(1, math.ceil(total / PAGE_ROWS))
-    if st.session_state.get(_SHOWN) != signature:
-        st.session_state[_SHOWN] = signature
-        st.session_state[PAGE_KEY] = 1
+    """The page number input (back to page 1, details closed, when the run or the filter changes); the offset."""
+    offset, changed = render_pager(total, PAGE_ROWS, signature, key=PAGE_KEY, noun="Rows")
+    if changed:
         st.session_state.pop(DETAIL_KEY, None)
-    if int(st.session_state.get(PAGE_KEY) or 1) > pages:
-        st.session_state[PAGE_KEY] = pages
-    row = st.columns([1.4, 6], vertical_alignment="center")
-    page = row[0].number_input("Page", min_value=1, max_value=pages, step=1, key=PAGE_KEY)
-    offset = (int(page) - 1) * PAGE_ROWS
-    first, last = (offset + 1, min(offset + PAGE_ROWS, total)) if total else (0, 0)
-    row[1].caption(f"Rows {first:,}–{last:,} of {total:,} · page {int(page)} of {pages}")
     return offset
 
 

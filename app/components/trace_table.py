@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import math
 import time
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from app.components import pager
 from app.components.trace_links import QUERY_TRACE
 from services.store.traces import SORTS, TraceFilter, TraceStore
 
@@ -28,7 +28,6 @@ TIME_RANGES: dict[str, float | None] = {
 SORT_LABELS = {"time": "Time", "latency": "Latency", "tokens": "Tokens", "cost": "Cost", "errors": "Errors"}
 PAGE_KEY = "traces_page"
 _ROW_IDS = "traces_row_ids"
-_SHOWN_FILTER = "traces_shown_filter"
 
 
 def _time_bounds(window: str) -> tuple[int | None, int | None]:
@@ -87,18 +86,7 @@ def filter_signature(where: TraceFilter, sort: str, descending: bool, size: int)
 
 def render_pager(total: int, size: int, signature: str) -> int:
     """The page number input (back to page 1 whenever the filter or sorting changes); returns the offset."""
-    pages = max(1, math.ceil(total / size))
-    if st.session_state.get(_SHOWN_FILTER) != signature:
-        st.session_state[_SHOWN_FILTER] = signature
-        st.session_state[PAGE_KEY] = 1
-    if int(st.session_state.get(PAGE_KEY) or 1) > pages:
-        st.session_state[PAGE_KEY] = pages
-    row = st.columns([1.4, 6], vertical_alignment="center")
-    page = row[0].number_input("Page", min_value=1, max_value=pages, step=1, key=PAGE_KEY)
-    offset = (int(page) - 1) * size
-    first, last = (offset + 1, min(offset + size, total)) if total else (0, 0)
-    row[1].caption(f"Traces {first:,}–{last:,} of {total:,} · page {int(page)} of {pages}")
-    return offset
+    return pager.render_pager(total, size, signature, key=PAGE_KEY, noun="Traces")[0]
 
 
 def _when(start_ns: int) -> datetime.datetime:
