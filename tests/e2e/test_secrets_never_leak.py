@@ -57,8 +57,18 @@ class Collected:
         self.add(f"page {where}", page.content())
 
     def download(self, page: Any, locator: Any, where: str) -> bytes:
-        with page.expect_download() as info:
-            locator.click()
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        # A click landing while the page reruns can start no download on a busy machine: settle, click once more.
+        for attempt in range(2):
+            try:
+                with page.expect_download() as info:
+                    locator.click()
+                break
+            except PlaywrightTimeout:
+                if attempt:
+                    raise
+                wait_until_idle(page)
         data = Path(info.value.path()).read_bytes()
         self.add(f"export {where}", data)
         return data
