@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import regex
+
 from services.config import Deployment
 from services.eval_model import EXPECTED_COLUMN, EvalError, Evaluator, EvaluatorSpec, Row, Verdict
 from services.netguard import AddressGuard
@@ -23,6 +25,7 @@ from services.prompt_syntax import PLACEHOLDER
 FENCED = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\r?\n(.*?)\r?\n?[ \t]*```", re.DOTALL)
 QUOTE_CHARS = 60
 REGEX_MAX_CHARS = 10_000  # a quadratic pattern (\d*x) over 10,000 characters takes ~0.6 s; over 100,000 ~40 s
+REGEX_TIMEOUT_S = 2.0  # an exponential pattern ((a+)+$) stops here instead of holding a worker for hours
 
 
 def quoted(text: str, limit: int = QUOTE_CHARS) -> str:
@@ -155,28 +158,40 @@ class Affix:
 
 @dataclass
 class RegexMatch:
-    """Passes when `pattern` (Python `re` syntax) is found anywhere in the answer."""
+    """Passes when `pattern` is found anywhere in the answer. The syntax is Python's `re` (run by the `regex`
+    package, whose matcher takes a time limit)."""
 
     name: str
     pattern: str
     ignore_case: bool = False
+    timeout_s: float = REGEX_TIMEOUT_S
     kind: str = field(default="regex", init=False)
-    compiled: re.Pattern[str] = field(init=False, repr=False)
+    compiled: regex.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         try:
-            self.compiled = re.compile(self.pattern, re.IGNORECASE if self.ignore_case else 0)
-        except re.error as exc:
+            # VERSION0 is the `re`-compatible dialect, so a pattern behaves as the docs of `re` say.
+            flags = regex.VERSION0 | (regex.IGNORECASE if self.ignore_case else 0)
+            self.compiled = regex.compile(self.pattern, flags)
+        except regex.error as exc:
             raise EvalError(
                 f"Evaluator {self.name!r}: the pattern {self.pattern!r} is not a valid regular expression ({exc}); "
                 "fix the pattern."
             ) from None
 
     def evaluate(self, answer: str, row: Row) -> Verdict:
-        """Search the answer's first REGEX_MAX_CHARS characters for the pattern (the reason says when it was cut)."""
-        # `re` has no time limit: a bounded text bounds how long a pathological pattern can hold a worker.
+        """Search the answer's first REGEX_MAX_CHARS characters for the pattern (the reason says when it was cut).
+        A search that runs past `timeout_s` is no verdict (None), with a reason naming the time limit."""
         cut = len(answer) > REGEX_MAX_CHARS
-        found = self.compiled.search(answer[:REGEX_MAX_CHARS] if cut else answer)
+        try:
+            found = self.compiled.search(answer[:REGEX_MAX_CHARS] if cut else answer, timeout=self.timeout_s)
+        except TimeoutError:
+            return Verdict(
+                self.name,
+                None,
+                reason=f"the pattern {quoted(self.pattern)} took longer than {self.timeout_s:g} s on this answer "
+                "and was stopped; simplify it (nested repeats such as (a+)+ backtrack without end)",
+            )
         note = f" (only the first {REGEX_MAX_CHARS:,} of {len(answer):,} characters were searched)" if cut else ""
         if found is None:
             return Verdict(self.name, False, reason=f"no match for {quoted(self.pattern)}{note}")

@@ -4,6 +4,8 @@ it is made."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from services.config import Deployment
@@ -108,6 +110,23 @@ def test_regex_searches_only_the_first_characters_of_a_huge_answer_and_says_so()
     early = RegexMatch("r", "Paris").evaluate("Paris" + "a" * REGEX_MAX_CHARS, ROW)
     assert early.passed is True and "only the first" in early.reason
     assert "only the first" not in RegexMatch("r", "Paris").evaluate("Paris", ROW).reason
+
+
+def test_a_regex_that_backtracks_without_end_is_stopped_at_its_time_limit_and_judges_nothing() -> None:
+    # (a|aa)+$ against a run of a's ending in b tries every split of the run: 2^40 paths without the limit.
+    evaluator = RegexMatch("r", r"(a|aa)+$", timeout_s=0.2)
+    verdict = evaluator.evaluate("a" * 40 + "b", ROW)
+    assert verdict.passed is None
+    assert "took longer than 0.2 s" in verdict.reason and "(a|aa)+$" in verdict.reason
+    assert evaluator.evaluate("aaaa", ROW).passed is True  # the same pattern on a kind answer still judges
+
+
+def test_regex_keeps_the_re_dialect() -> None:
+    # `regex` VERSION0 reads a pattern as `re` does (VERSION1 would read [[a]] as a nested set).
+    cases = [(r"[[a]]", "[]"), (r"[[a]]", "a"), (r"(?P<year>\d{4})", "in 1889"), (r"\bx\b", "a x")]
+    for pattern, answer in cases:
+        expected = re.search(pattern, answer) is not None
+        assert RegexMatch("r", pattern).evaluate(answer, ROW).passed is expected, pattern
 
 
 def test_invalid_regex_is_refused_at_construction_naming_pattern_and_error() -> None:
