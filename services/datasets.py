@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from services.csv_safe import spreadsheet_safe
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_PATH = REPO_ROOT / "data" / "sample_sentences.csv"
 MAX_TEXTS = 10_000
@@ -198,8 +200,12 @@ def export_frame(
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """CSV with the vector as a JSON list in one column (NaN rows, never embedded, as an empty cell)."""
+    """CSV with the vector as a JSON list in one column (NaN rows, never embedded, as an empty cell); a text or
+    label that a spreadsheet would run as a formula is written as text (services/csv_safe.py)."""
     out = frame.copy()
+    for column in ("text", "label"):
+        if column in out:
+            out[column] = [spreadsheet_safe(value) for value in out[column]]
     out["vector"] = [
         "" if any(math.isnan(x) for x in row) else json.dumps([round(x, 7) for x in row]) for row in out["vector"]
     ]

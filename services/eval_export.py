@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from services.csv_safe import spreadsheet_safe
 from services.eval_html import html_report
 from services.eval_matrix import finite, iter_matrix, row_columns
 from services.eval_model import CellResult
@@ -77,18 +78,19 @@ def _csv_value(value: Any) -> Any:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return value
+    return spreadsheet_safe(value)  # an answer "=HYPERLINK(...)" must not run when the file is opened
 
 
 def to_csv(store: EvalStore, run_id: str) -> str:
-    """One line per stored cell (header first); empty fields for what is unknown, true/false for pass marks."""
+    """One line per stored cell (header first); empty fields for what is unknown, true/false for pass marks, and
+    text that a spreadsheet would run as a formula prefixed with an apostrophe (services/csv_safe.py)."""
     record = _record(store, run_id)
     columns = row_columns(store, record)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(csv_header(record, columns))
+    writer.writerow([spreadsheet_safe(name) for name in csv_header(record, columns)])
     for values, cell in _stored_cells(store, record):
-        line: list[Any] = [cell.row_index, *(values.get(name, "") for name in columns)]
+        line: list[Any] = [cell.row_index, *(_csv_value(values.get(name)) for name in columns)]
         line += [_csv_value(value) for value in _cell_values(cell).values()]
         verdicts = {verdict.evaluator: verdict for verdict in cell.verdicts}
         for spec in record.evaluators:
@@ -96,7 +98,7 @@ def to_csv(store: EvalStore, run_id: str) -> str:
             if verdict is None:
                 line += ["", "", ""]
             else:
-                line += [_csv_value(verdict.passed), _csv_value(finite(verdict.score)), verdict.reason]
+                line += [_csv_value(verdict.passed), _csv_value(finite(verdict.score)), _csv_value(verdict.reason)]
         writer.writerow(line)
     return out.getvalue()
 

@@ -120,6 +120,9 @@ def test_export_round_trips_through_csv_and_parquet() -> None:
     assert csv["text"].tolist() == ["a, b", "c"]
     assert np.allclose(json.loads(csv["vector"][0]), [0.1, 0.2, 0.3])
     assert csv["vector"][1] == ""
+    formulas = datasets.export_frame(["=1+1", "-x"], vectors, labels=["@a", "ok"])
+    csv = pd.read_csv(io.BytesIO(datasets.to_csv_bytes(formulas)), keep_default_na=False)
+    assert csv["text"].tolist() == ["'=1+1", "'-x"] and csv["label"].tolist() == ["'@a", "ok"]
     table = pq.read_table(io.BytesIO(datasets.to_parquet_bytes(frame)))
     assert table.column_names == ["text", "label", "cluster", "x", "y", "vector"]
     assert np.allclose(table.column("vector")[0].as_py(), [0.1, 0.2, 0.3])

