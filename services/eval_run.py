@@ -25,7 +25,7 @@ from services import tracing
 from services.client import InferenceClient
 from services.config import Deployment
 from services.error_words import error_text
-from services.errors import EndpointUnavailableError, InferenceError, redact_text
+from services.errors import EndpointUnavailableError, InferenceError, StreamInterruptedError, redact_text
 from services.eval_model import CellResult, Evaluator, Row, Verdict
 from services.metrics import cost as usage_cost
 from services.netguard import AddressGuard
@@ -38,6 +38,7 @@ from services.transport import CancelScope
 
 PAGE = "evals"
 DEFAULT_CONCURRENCY = 4
+STREAM_RETRIES = 1  # a dropped stream is called once more before the cell records the drop
 # How often a run whose calls are all slow tells the store it is alive (well under store.evals.STALE_AFTER_S).
 HEARTBEAT_S = 30.0
 
@@ -264,10 +265,7 @@ class EvalRunner:
             return CellResult(row_index, deployment.name, error=words, error_type=type(exc).__name__)
         started = time.perf_counter()
         try:
-            with client.stream_chat(messages, **self.params[deployment.name]) as stream:
-                for _ in stream:
-                    pass
-                result = stream.result
+            result = self._answer(client, messages)
         except Exception as exc:  # an InferenceError, or a parameter the client refused before sending
             return CellResult(
                 row_index,
@@ -289,6 +287,20 @@ class EvalRunner:
             trace_id=result.metrics.trace_id,
             verdicts=[_judge(evaluator, result.content, row) for evaluator in self.evaluators],
         )
+
+    def _answer(self, client: InferenceClient, messages: list[dict[str, str]]) -> Any:
+        """The whole streamed answer. A stream cut off mid-answer is called again (STREAM_RETRIES times): a part of
+        an answer cannot be scored, and a drop is the connection's fault, not the model's."""
+        for attempt in range(STREAM_RETRIES + 1):
+            try:
+                with client.stream_chat(messages, **self.params[client.deployment.name]) as stream:
+                    for _ in stream:
+                        pass
+                    return stream.result
+            except StreamInterruptedError:
+                if attempt == STREAM_RETRIES or self._cancel.is_set():
+                    raise
+        raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def _judge(evaluator: Evaluator, answer: str, row: Row) -> Verdict:
