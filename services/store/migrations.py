@@ -25,6 +25,7 @@ LOCKS = {
     "embeddings": 0x504C_0003,
     "traces": 0x504C_0004,
     "evals": 0x504C_0005,
+    "arena": 0x504C_0006,
 }
 
 _SCHEMA_MIGRATIONS = """
@@ -219,12 +220,35 @@ _EVALS_1 = _ddl(
     """,
 )
 
+# Arena votes: one row per compare turn voted on (its key is the turn's), so a changed vote replaces the stored one.
+_ARENA_1 = _ddl(
+    """
+    CREATE TABLE IF NOT EXISTS arena_votes (
+        vote_id TEXT PRIMARY KEY,
+        owner TEXT,
+        session_tag TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        deployments TEXT NOT NULL,
+        trace_ids TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        winner TEXT,
+        winner_index INTEGER,
+        created {double} NOT NULL,
+        voted {double} NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS arena_votes_voted ON arena_votes (voted)",
+    "CREATE INDEX IF NOT EXISTS arena_votes_owner ON arena_votes (owner, voted)",
+    "CREATE INDEX IF NOT EXISTS arena_votes_tag ON arena_votes (session_tag, voted)",
+)
+
 STEPS: dict[str, tuple[Step, ...]] = {
     "conversations": (_CONVERSATIONS_1, _CONVERSATIONS_2),
     "refusals": (_REFUSALS_1,),
     "embeddings": (_EMBEDDINGS_1,),
     "traces": (_traces_1, _TRACES_2),
     "evals": (_EVALS_1,),
+    "arena": (_ARENA_1,),
 }
 
 
