@@ -17,7 +17,7 @@ from app.components.eval_dataset_pick import render_dataset_pick
 from app.components.eval_deployments import render_deployment_pick, run_deployments, run_guards
 from app.components.eval_evaluator_list import render_evaluator_list
 from app.components.eval_prompt_pick import render_prompt_pick
-from services.eval_checks import build_evaluators
+from services.eval_build import build_evaluators
 from services.eval_dataset import Dataset
 from services.eval_model import EvaluatorSpec
 from services.eval_run import EvalRunner

@@ -13,7 +13,7 @@ from app.components import eval_form
 from app.components.embedding_picker import embedding_deployment_names
 from app.components.eval_deployments import chat_deployment_names, run_deployments
 from app.components.eval_form import Problem
-from services.eval_checks import KINDS, REQUIRED, SETTINGS, build_evaluator, build_evaluators
+from services.eval_build import KINDS, REQUIRED, SETTINGS, build_evaluator, build_evaluators
 from services.eval_dataset import Dataset
 from services.eval_model import EvalError, EvaluatorSpec
 from services.eval_prompt_file import from_prompt_file

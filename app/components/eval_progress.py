@@ -7,7 +7,7 @@ import streamlit as st
 
 from app.components import eval_jobs
 from app.components.eval_deployments import run_deployments, run_guards
-from services.eval_checks import build_evaluators
+from services.eval_build import build_evaluators
 from services.eval_model import EvalError
 from services.eval_run import EvalProgress, resume
 from services.safe_markdown import escape_markdown

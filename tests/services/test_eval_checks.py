@@ -9,6 +9,7 @@ import re
 import pytest
 
 from services.config import Deployment
+from services.eval_build import build_evaluator, build_evaluators
 from services.eval_checks import (
     REGEX_MAX_CHARS,
     Affix,
@@ -18,8 +19,6 @@ from services.eval_checks import (
     LengthBounds,
     RegexMatch,
     ValidJson,
-    build_evaluator,
-    build_evaluators,
     json_text,
 )
 from services.eval_judge import JudgeEvaluator, SimilarityEvaluator

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from services import tracing
 from services.config import Deployment
-from services.eval_checks import build_evaluator, build_evaluators
+from services.eval_build import build_evaluator, build_evaluators
 from services.eval_judge import (
     DEFAULT_RUBRIC,
     JUDGE_ACTION,
