@@ -4,7 +4,8 @@ An evaluation runs one prompt over every row of a dataset against one to six dep
 deployment: the answer (or the error that replaced it), its latency and tokens, its trace id, and one `Verdict` per
 evaluator. Errors are kept apart from failures: a cell with an error has no verdicts, and summaries count it as an
 error, never as a failed check. The runner (services/eval_run.py), the evaluators (services/eval_checks.py,
-services/eval_judge.py, made from specs by services/eval_build.py), the datasets (services/eval_dataset.py) and the store (services/store/evals.py) share these.
+services/eval_judge.py, made from specs by services/eval_build.py), the datasets (services/eval_dataset.py) and
+the store (services/store/evals.py) share these.
 """
 
 from __future__ import annotations
