@@ -32,6 +32,7 @@ from services.eval_run import EvalRunner  # noqa: E402
 from services.prompt_model import Prompt, PromptMessage, PromptParameters  # noqa: E402
 from services.prompt_render import render_messages  # noqa: E402
 from services.prompts import chat_parameters  # noqa: E402
+from services.store.eval_filter import CellFilter  # noqa: E402
 from services.store.evals import EvalStore  # noqa: E402
 from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks, start_in_thread  # noqa: E402
 from tests.fixtures.local_endpoint import run_local_endpoint  # noqa: E402
@@ -71,7 +72,7 @@ def _run(store: EvalStore, rows: list[dict[str, str]], deployments: dict[str, De
     status = EvalRunner(store, run_id, PROMPT, rows, deployments, None, [NonEmpty()], concurrency).run()
     elapsed = time.perf_counter() - started
     cells = store.count_cells(run_id)
-    errors = store.count_cells(run_id, only_errors=True)
+    errors = store.count_cells(run_id, CellFilter(errors=True))
     if status != "finished" or cells != len(rows) * len(deployments) or errors:
         raise SystemExit(f"the run ended {status} with {cells} cells, {errors} errors")
     return elapsed

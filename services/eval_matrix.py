@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from services.eval_model import MAX_DEPLOYMENTS, CellResult, Verdict
+from services.store.eval_filter import EVERY_CELL
 from services.store.evals import EvalStore, RunRecord
 
 PAGE_ROWS = 200
@@ -40,7 +41,7 @@ def matrix_rows(store: EvalStore, run_id: str, indices: Sequence[int]) -> list[M
     by_row: dict[int, dict[str, CellResult]] = {index: {} for index in wanted}
     limit, offset = len(wanted) * MAX_DEPLOYMENTS, 0
     while True:
-        page = store.cells(run_id, row_indices=wanted, limit=limit, offset=offset)
+        page = store.cells(run_id, EVERY_CELL.of_rows(wanted), limit=limit, offset=offset)
         for cell in page:
             by_row[cell.row_index][cell.deployment] = cell
         if len(page) < limit:

@@ -19,6 +19,7 @@ from app.components.safe_markdown import untrusted_markdown
 from app.components.trace_links import is_trace_id, trace_url
 from services.eval_matrix import MatrixRow, cell_figures, cell_mark, matrix_rows, shorten, verdict_mark
 from services.eval_model import CellResult
+from services.store.eval_filter import CellFilter
 from services.store.evals import EvalStore, RunRecord
 
 PAGE_ROWS = 25
@@ -39,14 +40,6 @@ SHOW_KEY = "evres_show"
 PAGE_KEY = "evres_page"
 DETAIL_KEY = "evres_detail_row"
 _ROW_INDICES = "evres_row_indices"
-
-
-def _filters(show: str) -> dict[str, bool]:
-    return {
-        "only_failures": show == "failures",
-        "only_errors": show == "errors",
-        "only_disagreements": show == "disagreements",
-    }
 
 
 def _pager(total: int, signature: str) -> int:
@@ -109,14 +102,14 @@ def _on_select(key: str) -> None:
 def render_matrix(store: EvalStore, record: RunRecord) -> None:
     """The filter, the pager, one page of rows and the details of the picked row."""
     show = st.radio("Show", list(SHOW), format_func=SHOW.__getitem__, horizontal=True, key=SHOW_KEY, help=SHOW_HELP)
-    filters = _filters(str(show))
-    total = store.count_rows(record.id, **filters) if show != "all" else record.row_count
+    where = CellFilter.show(str(show))
+    total = store.count_rows(record.id, where) if show != "all" else record.row_count
     signature = f"{record.id}|{show}"
     offset = _pager(total, signature)
     if show == "all":
         indices: Sequence[int] = range(offset, min(offset + PAGE_ROWS, total))
     else:
-        indices = store.row_indices(record.id, **filters, limit=PAGE_ROWS, offset=offset)
+        indices = store.row_indices(record.id, where, limit=PAGE_ROWS, offset=offset)
     rows = matrix_rows(store, record.id, indices)
     if not rows:
         st.info("No row to show." if show == "all" else f"No row has {SHOW[str(show)].lower()} (yet).")

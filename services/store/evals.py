@@ -24,6 +24,7 @@ from services.eval_model import CellResult, EvaluatorSpec, Row, Verdict
 from services.identity import ANONYMOUS, Viewer
 from services.prompt_model import Prompt
 from services.store.database import Database, StoreError, open_reader_and_writer
+from services.store.eval_filter import EVERY_CELL, CellFilter
 from services.store.eval_summary import DeploymentSummary, summarise, verdicts_of
 from services.store.location import StoreConfigError
 
@@ -317,87 +318,31 @@ class EvalStore:
         rows = self._read("SELECT row_index, deployment FROM eval_cells WHERE run_id = ?", (run_id,))
         return {(int(row[0]), str(row[1])) for row in rows}
 
-    def _filter(
-        self,
-        run_id: str,
-        only_failures: bool,
-        only_errors: bool,
-        only_disagreements: bool,
-        deployment: str | None,
-        row_indices: Sequence[int] | None = None,
-    ) -> tuple[str, list[Any]]:
-        clauses, args = ["run_id = ?"], [run_id]
-        if row_indices is not None:
-            clauses.append(f"row_index IN ({', '.join('?' * len(row_indices)) or 'NULL'})")
-            args += [int(i) for i in row_indices]
-        if only_failures:
-            clauses.append("passed = 0")
-        if only_errors:
-            clauses.append("error IS NOT NULL")
-        if only_disagreements:
-            clauses.append(
-                "row_index IN (SELECT row_index FROM eval_cells WHERE run_id = ? AND passed IS NOT NULL"
-                " GROUP BY row_index HAVING min(passed) <> max(passed))"
-            )
-            args.append(run_id)
-        if deployment is not None:
-            clauses.append("deployment = ?")
-            args.append(deployment)
-        return " WHERE " + " AND ".join(clauses), args
-
     def cells(
-        self,
-        run_id: str,
-        *,
-        only_failures: bool = False,
-        only_errors: bool = False,
-        only_disagreements: bool = False,
-        deployment: str | None = None,
-        row_indices: Sequence[int] | None = None,
-        limit: int = DEFAULT_PAGE,
-        offset: int = 0,
+        self, run_id: str, where: CellFilter = EVERY_CELL, *, limit: int = DEFAULT_PAGE, offset: int = 0
     ) -> list[CellResult]:
-        """A page of cells ordered by row, then deployment. Filters narrow together: `only_failures` keeps answers a
-        check failed (not errors), `only_errors` calls that gave no answer, `only_disagreements` the rows where one
-        deployment passed and another failed, `row_indices` the cells of those rows."""
-        where, args = self._filter(run_id, only_failures, only_errors, only_disagreements, deployment, row_indices)
-        query = f"SELECT {_CELL_COLUMNS} FROM eval_cells{where} ORDER BY row_index, deployment LIMIT ? OFFSET ?"
+        """A page of the cells `where` keeps, ordered by row, then deployment."""
+        clause, args = where.sql(run_id)
+        query = f"SELECT {_CELL_COLUMNS} FROM eval_cells{clause} ORDER BY row_index, deployment LIMIT ? OFFSET ?"
         return [_cell(row) for row in self._read(query, [*args, limit, offset])]
 
-    def count_cells(
-        self,
-        run_id: str,
-        *,
-        only_failures: bool = False,
-        only_errors: bool = False,
-        only_disagreements: bool = False,
-        deployment: str | None = None,
-    ) -> int:
-        """How many cells `cells` would page through with these filters."""
-        where, args = self._filter(run_id, only_failures, only_errors, only_disagreements, deployment)
-        return int(self._read(f"SELECT count(*) FROM eval_cells{where}", args)[0][0])
+    def count_cells(self, run_id: str, where: CellFilter = EVERY_CELL) -> int:
+        """How many cells `cells` would page through with this filter."""
+        clause, args = where.sql(run_id)
+        return int(self._read(f"SELECT count(*) FROM eval_cells{clause}", args)[0][0])
 
     def row_indices(
-        self,
-        run_id: str,
-        *,
-        only_failures: bool = False,
-        only_errors: bool = False,
-        only_disagreements: bool = False,
-        limit: int = DEFAULT_PAGE,
-        offset: int = 0,
+        self, run_id: str, where: CellFilter = EVERY_CELL, *, limit: int = DEFAULT_PAGE, offset: int = 0
     ) -> list[int]:
-        """A page of the indices of the rows that have a cell these filters keep, in order (a matrix's rows)."""
-        where, args = self._filter(run_id, only_failures, only_errors, only_disagreements, None)
-        query = f"SELECT DISTINCT row_index FROM eval_cells{where} ORDER BY row_index LIMIT ? OFFSET ?"
+        """A page of the indices of the rows that have a cell this filter keeps, in order (a matrix's rows)."""
+        clause, args = where.sql(run_id)
+        query = f"SELECT DISTINCT row_index FROM eval_cells{clause} ORDER BY row_index LIMIT ? OFFSET ?"
         return [int(row[0]) for row in self._read(query, [*args, limit, offset])]
 
-    def count_rows(
-        self, run_id: str, *, only_failures: bool = False, only_errors: bool = False, only_disagreements: bool = False
-    ) -> int:
-        """How many rows `row_indices` would page through with these filters."""
-        where, args = self._filter(run_id, only_failures, only_errors, only_disagreements, None)
-        return int(self._read(f"SELECT count(DISTINCT row_index) FROM eval_cells{where}", args)[0][0])
+    def count_rows(self, run_id: str, where: CellFilter = EVERY_CELL) -> int:
+        """How many rows `row_indices` would page through with this filter."""
+        clause, args = where.sql(run_id)
+        return int(self._read(f"SELECT count(DISTINCT row_index) FROM eval_cells{clause}", args)[0][0])
 
     def summary(self, run_id: str) -> list[DeploymentSummary]:
         """Figures per deployment, in the run's deployment order (deployments without a cell yet included)."""

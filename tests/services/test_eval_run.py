@@ -22,6 +22,7 @@ from services.eval_run import EvalRunner, resume
 from services.netguard import AddressGuard
 from services.prompt_model import Prompt, PromptMessage, PromptParameters
 from services.retry import RetryPolicy
+from services.store.eval_filter import CellFilter
 from services.store.evals import EvalStore
 from services.store.traces import TraceFilter, TraceStore
 from tests.fixtures.fault_server import CONTENT_FILTER_BODY, FaultServer, Reply, Scenario, chat_chunks
@@ -145,7 +146,7 @@ def test_429s_a_dropped_stream_and_a_blocked_row_leave_exactly_one_cell_each(fau
     sent = collections.Counter(_words(first))
     # (The 429's second try may be the call that drops: then one row is sent three times.)
     assert set(sent) == {f"w{i}" for i in range(8)} and sorted(sent.values())[:6] == [1] * 6
-    errors = store.cells(run_id, only_errors=True)
+    errors = store.cells(run_id, CellFilter(errors=True))
     assert [(c.deployment, c.error_type) for c in errors] == [("second", "ContentFilterError")]
     assert all(KEY not in (c.error or "") for c in errors)
     assert all(c.answer == "fine" for c in store.cells(run_id) if c.deployment == "first")  # no partial answer kept
@@ -270,7 +271,7 @@ def test_a_row_the_prompt_cannot_use_is_that_cells_error_and_no_call_is_made(fau
     rows: list[dict[str, Any]] = [{"word": "fine"}, {"other": "no word"}]
     run_id = _create(store, rows, ["d"])
     assert EvalRunner(store, run_id, PROMPT, rows, {"d": _deployment("d", scenario)}).run() == "finished"
-    bad = store.cells(run_id, only_errors=True)
+    bad = store.cells(run_id, CellFilter(errors=True))
     assert [c.row_index for c in bad] == [1] and "row 2" in (bad[0].error or "") and "word" in (bad[0].error or "")
     assert len(scenario.requests) == 1
 

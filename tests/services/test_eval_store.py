@@ -8,6 +8,7 @@ import pytest
 from services.eval_model import CellResult, EvaluatorSpec, Verdict
 from services.identity import ANONYMOUS, Viewer
 from services.prompt_model import Prompt, PromptMessage
+from services.store.eval_filter import CellFilter
 from services.store.evals import STALE_AFTER_S, EvalStore
 
 ANN = Viewer(owner="ann@example.com", name="Ann")
@@ -73,7 +74,7 @@ def test_saving_the_same_cell_twice_keeps_one_row_and_counts_it_once(store: Eval
     assert store.save_cell(run_id, _cell(0, "a", passed=True)) is False
     assert store.save_cell(run_id, _cell(0, "b", error=True)) is True
     assert store.count_cells(run_id) == 2 and store.done_cells(run_id) == {(0, "a"), (0, "b")}
-    kept = store.cells(run_id, deployment="a")
+    kept = store.cells(run_id, CellFilter(deployment="a"))
     assert len(kept) == 1 and kept[0].passed is False  # the first save stays
     record = store.load_run(run_id)
     assert record is not None and (record.cells_done, record.cells_errors, record.cells_failed) == (2, 1, 1)
@@ -88,13 +89,13 @@ def test_cells_page_in_row_order_and_filter_failures_errors_and_disagreements(st
     page = store.cells(run_id, limit=4, offset=3)
     assert [(c.row_index, c.deployment) for c in page] == [(1, "a"), (1, "b"), (1, "c"), (2, "a")]
     assert page[0].verdicts == [Verdict("has-city", True, reason="looked"), Verdict("close", None, 0.5)]
-    assert [(c.row_index, c.deployment) for c in store.cells(run_id, only_failures=True)] == [(2, "b")]
-    errors = store.cells(run_id, only_errors=True)
+    assert [(c.row_index, c.deployment) for c in store.cells(run_id, CellFilter(failures=True))] == [(2, "b")]
+    errors = store.cells(run_id, CellFilter(errors=True))
     assert [(c.row_index, c.deployment) for c in errors] == [(4, "c")] and errors[0].error_type == "InvalidRequest"
-    disagreeing = store.cells(run_id, only_disagreements=True)
+    disagreeing = store.cells(run_id, CellFilter(disagreements=True))
     assert {(c.row_index, c.deployment) for c in disagreeing} == {(2, "a"), (2, "b"), (2, "c")}
-    assert store.count_cells(run_id, only_disagreements=True) == 3 and store.count_cells(run_id) == 15
-    assert store.cells(run_id, only_failures=True, only_errors=True) == []
+    assert store.count_cells(run_id, CellFilter(disagreements=True)) == 3 and store.count_cells(run_id) == 15
+    assert store.cells(run_id, CellFilter(failures=True, errors=True)) == []
 
 
 def test_matrix_rows_page_by_filter_and_their_cells_and_rows_are_read_by_index(store: EvalStore) -> None:
@@ -104,12 +105,18 @@ def test_matrix_rows_page_by_filter_and_their_cells_and_rows_are_read_by_index(s
         if row != 5:  # row 5 on b not stored yet: a running run's matrix has holes
             store.save_cell(run_id, _cell(row, "b", error=row == 3))
     assert store.row_indices(run_id) == list(range(8)) and store.count_rows(run_id) == 8
-    assert store.row_indices(run_id, only_failures=True) == [1, 6] and store.count_rows(run_id, only_failures=True) == 2
-    assert store.row_indices(run_id, only_failures=True, limit=1, offset=1) == [6]
-    assert store.row_indices(run_id, only_errors=True) == [3] and store.count_rows(run_id, only_errors=True) == 1
-    cells = store.cells(run_id, row_indices=[1, 5, 6])
+    assert (
+        store.row_indices(run_id, CellFilter(failures=True)) == [1, 6]
+        and store.count_rows(run_id, CellFilter(failures=True)) == 2
+    )
+    assert store.row_indices(run_id, CellFilter(failures=True), limit=1, offset=1) == [6]
+    assert (
+        store.row_indices(run_id, CellFilter(errors=True)) == [3]
+        and store.count_rows(run_id, CellFilter(errors=True)) == 1
+    )
+    cells = store.cells(run_id, CellFilter(rows=(1, 5, 6)))
     assert [(c.row_index, c.deployment) for c in cells] == [(1, "a"), (1, "b"), (5, "a"), (6, "a"), (6, "b")]
-    assert store.cells(run_id, row_indices=[]) == []
+    assert store.cells(run_id, CellFilter(rows=())) == []
     assert store.rows(run_id, indices=[6, 1]) == [
         {"country": "C1", "expected": "City1"},
         {"country": "C6", "expected": "City6"},
