@@ -1,4 +1,5 @@
-"""The evaluation's evaluators: a list the user builds (kind, name, the kind's settings, Add; Remove on each), and
+"""The evaluation's evaluators: a list the user builds (kind, name, the kind's settings, Add; Edit and Remove on
+each), and
 the chosen `.prompt.yml` file's own evaluators loaded into it. A broken one (a bad regex, an invalid JSON schema,
 two with one name) is named next to the list before anything is sent."""
 
@@ -26,6 +27,7 @@ _LOAD_ERROR = "evals.load_error"
 KIND_KEY = "evf_new_kind"
 NAME_KEY = "evf_new_name"
 JUDGE_KEY = "evf_prompt_file_judge"
+EDITING_KEY = "evals.editing"  # the index of the evaluator the form is editing, or None when it adds one
 LONG_TEXT = ("schema", "rubric", "system", "choices")
 
 
@@ -88,9 +90,17 @@ def _settings_from_fields(kind: str) -> dict[str, Any]:
     return out
 
 
+def _editing() -> int | None:
+    index = st.session_state.get(EDITING_KEY)
+    return index if isinstance(index, int) and 0 <= index < len(specs()) else None
+
+
 def _add() -> None:
+    """Add the form's evaluator, or save it over the one being edited (refused, with the reason, when it cannot
+    work; the fields keep what was typed)."""
     kind = str(st.session_state.get(KIND_KEY))
-    taken = {spec.name for spec in specs()}
+    editing = _editing()
+    taken = {spec.name for i, spec in enumerate(specs()) if i != editing}
     name = str(st.session_state.get(NAME_KEY) or "").strip() or kind
     try:
         if name in taken:
@@ -100,15 +110,53 @@ def _add() -> None:
     except EvalError as err:
         st.session_state[_ADD_ERROR] = str(err)
         return
-    specs().append(spec)
+    if editing is None:
+        specs().append(spec)
+    else:
+        kept = {k: v for k, v in specs()[editing].settings.items() if k in ("note", "source")}
+        specs()[editing] = EvaluatorSpec(kind, name, {**spec.settings, **kept})
+    _clear_form()
+
+
+def _clear_form() -> None:
     st.session_state[_ADD_ERROR] = None
     st.session_state[NAME_KEY] = ""
+    st.session_state[EDITING_KEY] = None
+
+
+def _field_value(setting: str, value: Any) -> Any:
+    """A stored setting as its field holds it: JSON settings (a schema, choices) as indented JSON text."""
+    if setting in ("schema", "choices") and not isinstance(value, str) and value is not None:
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    return value
+
+
+def _edit(index: int) -> None:
+    """Put an evaluator's kind, name and settings into the form, which then saves over it."""
+    if not 0 <= index < len(specs()):
+        return
+    spec = specs()[index]
+    st.session_state[KIND_KEY] = spec.kind
+    st.session_state[NAME_KEY] = spec.name
+    for setting in SETTINGS[spec.kind]:
+        value = spec.settings.get(setting)
+        if value is None:
+            st.session_state.pop(_setting_key(spec.kind, setting), None)  # the field shows its default again
+        else:
+            st.session_state[_setting_key(spec.kind, setting)] = _field_value(setting, value)
+    st.session_state[EDITING_KEY] = index
+    st.session_state[_ADD_ERROR] = None
 
 
 def _remove(index: int) -> None:
     current = specs()
     if 0 <= index < len(current):
         del current[index]
+        editing = _editing()
+        if editing == index:
+            _clear_form()
+        elif editing is not None and editing > index:
+            st.session_state[EDITING_KEY] = editing - 1
 
 
 def _load_from_file(entries: list[dict[str, Any]]) -> None:
@@ -154,19 +202,27 @@ def _render_list() -> None:
     for index, spec in enumerate(specs()):
         row = st.container(horizontal=True, vertical_alignment="center", key=f"evals_evaluator_{index}")
         row.markdown(_describe(spec), width="stretch")
+        row.button("Edit", key=f"evals_edit_{index}", on_click=_edit, args=(index,), icon=":material/edit:")
         row.button("Remove", key=f"evals_remove_{index}", on_click=_remove, args=(index,), icon=":material/close:")
         if spec.settings.get("note"):
             st.caption(escape_markdown(str(spec.settings["note"])))
 
 
 def _render_add_form() -> None:
-    with st.expander("Add an evaluator", expanded=not specs()):
+    editing = _editing()
+    title = "Add an evaluator" if editing is None else f"Edit the evaluator {specs()[editing].name!r}"
+    with st.expander(escape_markdown(title), expanded=not specs() or editing is not None):
         eval_form.seed(KIND_KEY, "contains")
         kind = st.selectbox("Kind", KINDS, key=KIND_KEY)
         st.text_input("Name", key=NAME_KEY, placeholder=kind, help="The column header of its results.")
         for setting, (types, default) in SETTINGS[kind].items():
             _setting_field(kind, setting, types, default)
-        st.button("Add", key="evals_add_evaluator", on_click=_add, icon=":material/add:")
+        if editing is None:
+            st.button("Add", key="evals_add_evaluator", on_click=_add, icon=":material/add:")
+        else:
+            buttons = st.container(horizontal=True)
+            buttons.button("Save changes", key="evals_save_evaluator", on_click=_add, icon=":material/check:")
+            buttons.button("Cancel", key="evals_cancel_edit", on_click=_clear_form)
         eval_form.show([Problem(st.session_state[_ADD_ERROR])] if st.session_state.get(_ADD_ERROR) else [])
 
 

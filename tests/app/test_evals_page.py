@@ -113,6 +113,42 @@ def test_a_bad_regex_evaluator_is_named(app_with_config: Callable[..., AppTest],
     assert at.text_input(key="evf_new_regex_pattern").value == "([A-Z"  # kept to fix
 
 
+def test_an_evaluator_is_edited_in_place_and_a_bad_edit_keeps_the_old_one(
+    app_with_config: Callable[..., AppTest], local_endpoint_url: str
+) -> None:
+    at = open_evals(app_with_config(two_deployments(local_endpoint_url)))
+    add_evaluator(at, "regex", "year", pattern=r"\d{4}")
+    add_evaluator(at, "contains", "has Paris", text="Paris")
+    at.button(key="evals_edit_0").click().run()
+    assert at.selectbox(key="evf_new_kind").value == "regex" and at.text_input(key="evf_new_name").value == "year"
+    assert at.text_input(key="evf_new_regex_pattern").value == r"\d{4}"
+    assert any("Edit the evaluator" in expander.label for expander in at.expander)
+    # A pattern that cannot work is refused: the list keeps the old evaluator, the field keeps what was typed.
+    at.text_input(key="evf_new_regex_pattern").set_value("([0-9")
+    at.button(key="evals_save_evaluator").click().run()
+    assert "not a valid regular expression" in errors(at)
+    assert [s.settings["pattern"] for s in at.session_state["evals.evaluators"] if s.kind == "regex"] == [r"\d{4}"]
+    # Taking the other evaluator's name is refused too.
+    at.text_input(key="evf_new_regex_pattern").set_value(r"\b\d{4}\b")
+    at.text_input(key="evf_new_name").set_value("has Paris")
+    at.button(key="evals_save_evaluator").click().run()
+    assert "'has Paris'" in errors(at)
+    at.text_input(key="evf_new_name").set_value("whole year")
+    at.button(key="evals_save_evaluator").click().run()
+    assert not at.exception and not errors(at)
+    specs = at.session_state["evals.evaluators"]
+    assert [(s.kind, s.name, s.settings.get("pattern")) for s in specs] == [
+        ("regex", "whole year", r"\b\d{4}\b"),
+        ("contains", "has Paris", None),
+    ]  # edited where it was, not appended
+    assert at.button(key="evals_add_evaluator")  # the form adds again
+    # Cancel leaves the evaluator as it was.
+    at.button(key="evals_edit_1").click().run()
+    at.text_input(key="evf_new_contains_text").set_value("Rome")
+    at.button(key="evals_cancel_edit").click().run()
+    assert at.session_state["evals.evaluators"][1].settings["text"] == "Paris"
+
+
 def test_bad_overrides_json_is_named_with_its_deployment(
     app_with_config: Callable[..., AppTest], local_endpoint_url: str
 ) -> None:
