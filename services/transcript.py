@@ -6,9 +6,12 @@ The transcript never holds a key: it names the deployment, and the deployment's 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
+
+from services.tool_turns import NOT_RUN_RESULT, call_names, missing_answers, sequence_problems, tool_message
 
 TRANSCRIPT_FORMAT = "model-playground/chat"
 TRANSCRIPT_VERSION = 1
@@ -68,16 +71,22 @@ def api_messages(system_prompt: str, turns: list[ChatTurn]) -> list[dict[str, An
     messages: list[dict[str, Any]] = []
     if system_prompt.strip():
         messages.append({"role": "system", "content": system_prompt})
-    for turn in turns:
+    return messages + [message for _, message in _sent_messages(turns)]
+
+
+def _sent_messages(turns: list[ChatTurn]) -> list[tuple[int, dict[str, Any]]]:
+    """(turn index, API message) for each turn a request carries."""
+    sent: list[tuple[int, dict[str, Any]]] = []
+    for index, turn in enumerate(turns):
         if turn.failed:
             continue
         if turn.role == "user":
             if turn.images:
                 items: list[dict[str, Any]] = [{"type": "text", "text": turn.content}] if turn.content else []
                 items += [{"type": "image_url", "image_url": {"url": url}} for url in turn.images]
-                messages.append({"role": "user", "content": items})
+                sent.append((index, {"role": "user", "content": items}))
             else:
-                messages.append({"role": "user", "content": turn.content})
+                sent.append((index, {"role": "user", "content": turn.content}))
         elif turn.role == "assistant":
             # An answer that failed before its first token has nothing to send back.
             if not turn.content and not turn.tool_calls:
@@ -85,10 +94,30 @@ def api_messages(system_prompt: str, turns: list[ChatTurn]) -> list[dict[str, An
             message: dict[str, Any] = {"role": "assistant", "content": turn.content or None}
             if turn.tool_calls:
                 message["tool_calls"] = turn.tool_calls
-            messages.append(message)
+            sent.append((index, message))
         else:
-            messages.append({"role": "tool", "content": turn.content, "tool_call_id": turn.tool_call_id or ""})
-    return messages
+            sent.append((index, tool_message(turn.tool_call_id or "", turn.content)))
+    return sent
+
+
+def missing_tool_turns(turns: list[ChatTurn]) -> list[tuple[int, list[ChatTurn]]]:
+    """Where a conversation has tool calls left without results before a later message (an imported one, or one
+    handed over from the compare page): (index of the turn to insert before, the NOT_RUN_RESULT tool turns to
+    insert). Calls pending at the end are left to the user."""
+    sent = _sent_messages(turns)
+    gaps = missing_answers([message for _, message in sent])
+    return [
+        (sent[position][0], [ChatTurn(role="tool", content=NOT_RUN_RESULT, tool_call_id=call.id) for call in calls])
+        for position, calls in gaps
+    ]
+
+
+def with_missing_tool_turns(turns: list[ChatTurn]) -> list[ChatTurn]:
+    """The turns with missing_tool_turns inserted: every call before a later message has a result."""
+    result = list(turns)
+    for index, inserted in reversed(missing_tool_turns(turns)):
+        result[index:index] = inserted
+    return result
 
 
 def to_json(transcript: Transcript) -> str:
@@ -113,11 +142,27 @@ def from_json(text: str | bytes) -> Transcript:
     if data.get("version") != TRANSCRIPT_VERSION:
         raise TranscriptError(f"Transcript version {data.get('version')!r} is not supported (expected 1).")
     try:
-        return Transcript.model_validate(data)
+        transcript = Transcript.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise TranscriptError(f"The transcript field `{where}` is invalid: {first['msg']}.") from exc
+    # Calls without results are given "not run" ones on the page; results that answer no call cannot be repaired.
+    broken = [
+        problem
+        for problem in sequence_problems([message for _, message in _sent_messages(transcript.messages)])
+        if problem.kind not in ("pending", "unanswered")
+    ]
+    if broken:
+        raise TranscriptError(f"The transcript's tool messages are not a valid sequence: {broken[0].text}.")
+    return transcript
+
+
+def _fenced(text: str) -> list[str]:
+    """`text` as a fenced block whose fence is longer than any run of backticks inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, text, fence]
 
 
 def to_markdown(transcript: Transcript) -> str:
@@ -130,9 +175,14 @@ def to_markdown(transcript: Transcript) -> str:
     lines.append("")
     if transcript.system_prompt.strip():
         lines += ["## System", "", transcript.system_prompt, ""]
+    names = call_names({"role": turn.role, "tool_calls": turn.tool_calls} for turn in transcript.messages)
     for turn in transcript.messages:
-        lines += [f"## {turn.role.capitalize()}", ""]
-        if turn.content:
+        if turn.role == "tool":
+            tool = names.get(turn.tool_call_id or "", "?")
+            lines += [f"## Tool result: `{tool}` (call `{turn.tool_call_id or '?'}`)", "", *_fenced(turn.content), ""]
+        else:
+            lines += [f"## {turn.role.capitalize()}", ""]
+        if turn.content and turn.role != "tool":
             lines += [turn.content, ""]
         lines += [f"*(image {i + 1} attached)*" for i in range(len(turn.images))]
         if turn.images:
