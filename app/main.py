@@ -17,7 +17,7 @@ from app.auth import current_viewer, require_sign_in  # noqa: E402
 from app.components import transcript_io  # noqa: E402
 from app.components.sidebar import render_sidebar  # noqa: E402
 from app.components.trace_links import TRACES_URL_PATH  # noqa: E402
-from pages import chat, compare, embeddings, evals, images, models, prompts, traces  # noqa: E402
+from pages import chat, compare, embeddings, evals, images, leaderboard, models, prompts, traces  # noqa: E402
 from services import tracing  # noqa: E402
 
 
@@ -45,6 +45,9 @@ def main() -> None:
             st.Page(images.render, title="Images", icon=":material/image:", url_path="images"),
             st.Page(prompts.render, title="Prompts", icon=":material/description:", url_path="prompts"),
             st.Page(evals.render, title="Evaluations", icon=":material/checklist:", url_path="evals"),
+            st.Page(
+                leaderboard.render, title="Leaderboard", icon=":material/leaderboard:", url_path=leaderboard.URL_PATH
+            ),
             st.Page(models.render, title="Models", icon=":material/info:", url_path="models"),
             st.Page(traces.render, title="Traces", icon=":material/timeline:", url_path=TRACES_URL_PATH),
         ]

@@ -1,25 +1,111 @@
-"""Blind mode for demos: a vote per turn, names revealed on demand, and the session's tally."""
+"""Blind mode for demos: a vote per turn, names revealed on demand, and the session's tally.
+
+Every vote is also saved to the arena vote store (services.store.arena) with the prompt, the panes' deployments and
+trace ids, the voter and the session tag typed here, so the Leaderboard page counts it; changing the vote on a turn
+replaces the saved one, clearing it withdraws it.
+"""
 
 from __future__ import annotations
 
+import secrets
+
 import streamlit as st
 
+from app.auth import current_viewer
 from app.components.compare_state import CompareState
-from services.compare_model import ALL_BAD, TIE
+from services.compare_model import ALL_BAD, TIE, PaneReply, Turn
+from services.errors import InferenceError
+from services.safe_markdown import escape_markdown
+from services.store import arena
+from services.store.arena import ArenaStore, ArenaStoreError
 
 TIE_TEXT = "Tie"
 ALL_BAD_TEXT = "All bad"
+TAG_WIDGET = "compare.session_tag"
+# Each voted turn's key in the store, kept with the session (the tag box keeps its own value too).
+_VOTE_IDS = "arena.vote_ids"
+_PROBLEM = "arena.save_problem"
+
+
+def session_tag() -> str:
+    """The session tag typed in blind mode ("" when none), as the store keeps it."""
+    return arena.clean_tag(st.session_state.get(TAG_WIDGET, ""))
+
+
+def _vote_id(state: CompareState, turn: Turn) -> str:
+    """The turn's key in the vote store: made on its first vote and kept while the turn is in the conversation."""
+    known: list[tuple[Turn, str]] = st.session_state.setdefault(_VOTE_IDS, [])
+    for seen, vote_id in known:
+        if seen is turn:
+            return vote_id
+    # Turns of a cleared conversation cannot be voted on again: their keys are dropped.
+    known[:] = [(seen, vote_id) for seen, vote_id in known if any(seen is t for t in state.turns)]
+    vote_id = secrets.token_hex(16)
+    known.append((turn, vote_id))
+    return vote_id
+
+
+def _trace_id(reply: PaneReply) -> str | None:
+    """The trace of the call that made the reply: its metrics carry it, a failed call's error too."""
+    if reply.metrics is not None and reply.metrics.trace_id:
+        return reply.metrics.trace_id
+    return reply.error.trace_id if isinstance(reply.error, InferenceError) else None
+
+
+def _save(state: CompareState, turn: Turn) -> None:
+    """Save (or replace, or withdraw) the turn's vote in the arena store; a failure is kept to be shown."""
+    st.session_state.pop(_PROBLEM, None)
+    replies = list(turn.replies.values())
+    if len(replies) < 2:
+        return  # one answer alone compares nothing
+    vote_id = _vote_id(state, turn)
+    viewer = current_viewer()
+    try:
+        store = ArenaStore()
+        if turn.vote is None:
+            store.withdraw(vote_id, viewer)
+            return
+        verdict = {TIE: arena.TIE, ALL_BAD: arena.ALL_BAD}.get(turn.vote, arena.WIN)
+        store.record(
+            vote_id,
+            prompt=turn.prompt,
+            deployments=[reply.deployment for reply in replies],
+            trace_ids=[_trace_id(reply) for reply in replies],
+            verdict=verdict,
+            winner_index=list(turn.replies).index(turn.vote) if verdict == arena.WIN else None,
+            owner=viewer.owner,
+            session_tag=session_tag(),
+        )
+    except (ArenaStoreError, ValueError) as exc:
+        # The store's message names the file or database, never a deployment: safe while blind.
+        st.session_state[_PROBLEM] = f"The vote counts in this session but was not saved for the Leaderboard: {exc}"
 
 
 def _on_vote(state: CompareState, index: int, options: dict[str, str]) -> None:
     choice = st.session_state.get(f"compare.vote.{index}")
     if index < len(state.turns):
         state.turns[index].vote = options.get(choice) if choice else None
+        _save(state, state.turns[index])
+
+
+def _render_tag() -> None:
+    st.text_input(
+        "Session tag",
+        key=TAG_WIDGET,
+        placeholder="e.g. marketing review",
+        max_chars=arena.MAX_TAG_CHARS,
+        persist_state="session",
+        help="Saved with each vote, so the Leaderboard can show this session's votes alone",
+    )
 
 
 def render_vote(state: CompareState) -> None:
-    """The vote for the last finished turn (which was better, tie, all bad) and the reveal button."""
-    if not state.blind or not state.turns or state.running:
+    """In blind mode: the session tag, the vote for the last finished turn (which was better, tie, all bad) and
+    the reveal button."""
+    if not state.blind:
+        return
+    if not state.turns or state.running:
+        _render_tag()
         return
     index = len(state.turns) - 1
     turn = state.turns[index]
@@ -37,6 +123,8 @@ def render_vote(state: CompareState) -> None:
             on_change=_on_vote,
             args=(state, index, options),
         )
+        if st.session_state.get(_PROBLEM):
+            st.warning(escape_markdown(st.session_state[_PROBLEM]))
         cols = st.columns(2)
         if not state.revealed:
             cols[0].button("Reveal names", key="compare.reveal", on_click=lambda: setattr(state, "revealed", True))
@@ -47,3 +135,5 @@ def render_vote(state: CompareState) -> None:
             cols[1].markdown(f"**Tally this session:** {text or 'no votes yet'}")
         else:
             cols[1].caption(f"{votes} vote(s) recorded this session; reveal names to see the tally.")
+        _render_tag()
+        st.caption("Votes are saved for the Leaderboard page.")
