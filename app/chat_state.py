@@ -109,13 +109,16 @@ def drop_trailing_answer() -> None:
 def mark_prompt_failed(conversation: list[ChatEntry], error: Exception | str) -> None:
     """Mark the prompt an answer failed for (the turns since the last answer) as failed: shown, never sent again.
 
-    `error` is the failure, or in words why no answer came (a Stop before the first token). Takes the conversation
-    list itself: it runs in the streaming run's `finally`, where session state is out of reach.
+    Tool results are never marked. `error` is the failure, or in words why no answer came (a Stop before the first
+    token). Takes the conversation list itself: it runs in the streaming run's `finally`, where session state is out
+    of reach.
     """
     failure = " ".join(str(error).split()) or type(error).__name__
     for entry in reversed(conversation):
         if entry.turn.role == "assistant" or entry.turn.failed:
             break
+        if entry.turn.role == "tool":
+            continue  # a tool result stays: without it the calls before it would have none, and no request is valid
         entry.turn = entry.turn.model_copy(update={"failed": True, "failure": failure})
 
 

@@ -17,8 +17,10 @@ from app.components import (
     param_panel,
     prompt_save_chat,
     system_prompt,
+    tool_settings,
     transcript_io,
 )
+from app.components.param_panel import on_key, value_key
 from services.transcript import api_messages
 
 SETTINGS_HEIGHT_PX = 720
@@ -61,6 +63,11 @@ def render() -> None:
         except JsonFieldError as err:
             params = None
             st.error(f"{err} Fix it before sending.")
+        with st.expander("Demo tools and canned results"):
+            tool_settings.render_demo_tools(
+                key=chat_pane.TOOLS_KEY, tools_on_key=on_key("tools"), tools_text_key=value_key("tools")
+            )
+            tool_settings.render_canned_results(key=chat_pane.TOOLS_KEY)
         with st.expander("View code"):
             if params is not None:
                 code_view.render_code_view(deployment, api_messages(prompt, chat_state.turns()), params)

@@ -12,18 +12,31 @@ import streamlit as st
 from app import chat_state, run_slots, state
 from app.chat_params import JsonFieldError, ParamValues, build_params
 from app.chat_state import ChatEntry
-from app.components import param_panel
+from app.components import param_panel, tool_answers, tool_settings
 from app.components.error_card import render_error, render_filtered_answer
 from app.components.metrics_strip import render_metrics
 from app.components.safe_markdown import render_attached_images, render_untrusted
+from app.components.tool_view import render_tool_result
 from app.stream_pump import StreamPump
 from services import tracing
 from services.config import Deployment
 from services.images import prepare_images
 from services.safe_markdown import code_span, escape_markdown
-from services.transcript import FAILED_MARK, ChatTurn, api_messages
+from services.tool_turns import (
+    NOT_RUN_RESULT,
+    PendingCall,
+    ToolSequenceError,
+    call_names,
+    pending_calls,
+    sequence_problems,
+    with_call_ids,
+)
+from services.transcript import FAILED_MARK, ChatTurn, api_messages, missing_tool_turns
 
 STOP_KEY = "chat_stop"
+# The key of the tool settings (demo tools, canned results) and of the form that answers pending calls.
+TOOLS_KEY = "chat_tools"
+TOOL_ANSWERS_KEY = "chat_tool"
 # How often the page looks for new text; a redraw also happens at least every KEEPALIVE_INTERVAL_S.
 POLL_INTERVAL_S = 0.03
 KEEPALIVE_INTERVAL_S = 0.25
@@ -148,7 +161,11 @@ def _render_assistant(entry: ChatEntry, index: int, is_last: bool, deployment: D
             st.caption(":orange[The answer reached max_tokens and was cut off: this JSON is incomplete.]")
         if entry.filter_results is not None or entry.turn.finish_reason == "content_filter":
             render_filtered_answer(entry.filter_results, key=str(index))
-        if entry.error is not None:
+        if isinstance(entry.error, ToolSequenceError):
+            with st.container(border=True, key=f"errcard_{index}"):
+                st.markdown("**:red[Not sent: the tool calls and results are out of order]**")
+                st.markdown(escape_markdown(str(entry.error)))
+        elif entry.error is not None:
             actionable = is_last and not busy
             # The deployment that refused the parameter is remembered, even if the picker changed since.
             refused_by = entry.turn.deployment or (deployment.name if deployment else "")
@@ -166,15 +183,43 @@ def _render_assistant(entry: ChatEntry, index: int, is_last: bool, deployment: D
             st.button("Regenerate", key="chat_regenerate", on_click=_retry, type="tertiary", icon=":material/refresh:")
 
 
+def pending_tool_calls() -> list[PendingCall]:
+    """The calls of the conversation's last answer that still wait for a result."""
+    return pending_calls(api_messages("", chat_state.turns()))
+
+
+def _send_tool_results(results: list[tuple[PendingCall, str]]) -> None:
+    answers = [ChatTurn(role="tool", content=text, tool_call_id=call.id) for call, text in results]
+    chat_state.entries().extend(ChatEntry(turn=turn) for turn in answers)
+    chat_state.set_editing(None)
+    chat_state.set_notice(None)
+    chat_state.request_generation()
+
+
 def render_conversation(deployment: Deployment | None, busy: bool) -> None:
-    """Draw every turn; the last answer gets Regenerate, and an error card its Retry buttons."""
+    """Draw every turn; the last answer gets Regenerate, an error card its Retry buttons, and tool calls that wait
+    for results the form that answers them."""
     current = chat_state.entries()
+    names = call_names({"role": entry.turn.role, "tool_calls": entry.turn.tool_calls} for entry in current)
     for index, entry in enumerate(current):
         is_last = index == len(current) - 1
         if entry.turn.role == "user":
             _render_user(entry, index, is_last, busy)
+        elif entry.turn.role == "tool":
+            render_tool_result(entry.turn, names.get(entry.turn.tool_call_id or ""))
         else:
             _render_assistant(entry, index, is_last, deployment, busy)
+    pending = [] if busy else pending_tool_calls()
+    if pending:
+        canned = tool_settings.canned_results(TOOLS_KEY)
+        tool_answers.render_pending_calls(pending, canned, key=TOOL_ANSWERS_KEY, on_send=_send_tool_results)
+
+
+def _close_unanswered(conversation: list[ChatEntry]) -> None:
+    """Give every call left without a result before a later message a "not run" result (in place, shown)."""
+    turns = [entry.turn for entry in conversation]
+    for index, inserted in reversed(missing_tool_turns(turns)):
+        conversation[index:index] = [ChatEntry(turn=turn) for turn in inserted]
 
 
 def generate_answer(deployment: Deployment, system_prompt: str, values: ParamValues) -> None:
@@ -193,7 +238,16 @@ def generate_answer(deployment: Deployment, system_prompt: str, values: ParamVal
         chat_state.mark_prompt_failed(conversation, err)
         conversation.append(ChatEntry(turn=ChatTurn(role="assistant", deployment=deployment.name), error=err))
         return
+    # A conversation imported or handed over with unanswered calls gets "not run" results: the API needs one per call.
+    _close_unanswered(conversation)
     messages = api_messages(system_prompt, [entry.turn for entry in conversation])
+    problems = sequence_problems(messages)
+    if problems:
+        # Never sent: OpenAI and Azure answer 400 to tool calls and results out of order.
+        conversation.append(
+            ChatEntry(turn=ChatTurn(role="assistant", deployment=deployment.name), error=ToolSequenceError(problems))
+        )
+        return
     client = state.get_client(deployment)
     lock = chat_state.generation_lock()
     with st.chat_message("assistant"):
@@ -212,6 +266,9 @@ def generate_answer(deployment: Deployment, system_prompt: str, values: ParamVal
                 result, error = pump.result(), pump.error
                 stopped = interrupted and error is None
                 answer = chat_state.entry_from_result(result, deployment.name, error, stopped=stopped)
+                if answer.turn.tool_calls:
+                    # A call streamed without an id could never be answered: it gets one.
+                    answer.turn = answer.turn.model_copy(update={"tool_calls": with_call_ids(answer.turn.tool_calls)})
                 if answer.failed_empty and (error is not None or stopped):
                     # No answer at all: the prompt stays on the page but leaves the history later turns send, so
                     # the next request never carries two user messages in a row.
@@ -235,6 +292,14 @@ def _submit() -> None:
     chat_state.set_notice("; ".join(str(err) for err in rejected) or None)
     if not text.strip() and not prepared:
         return
+    pending = pending_tool_calls()
+    if pending:
+        # Typed over calls waiting for results: each gets a visible "not run" result, so the request stays valid.
+        not_run = [ChatEntry(turn=ChatTurn(role="tool", content=NOT_RUN_RESULT, tool_call_id=c.id)) for c in pending]
+        chat_state.entries().extend(not_run)
+        calls = "call was" if len(pending) == 1 else "calls were"
+        said = f"{len(pending)} tool {calls} answered “not run”, as you sent a message instead of their results."
+        chat_state.set_notice("; ".join([*(str(err) for err in rejected), said]))
     turn = ChatTurn(role="user", content=text, images=[image.data_url for image in prepared])
     chat_state.entries().append(ChatEntry(turn=turn))
     chat_state.set_editing(None)

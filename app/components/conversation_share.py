@@ -14,8 +14,10 @@ import streamlit as st
 from app import chat_state
 from app.components import transcript_io
 from app.components.safe_markdown import render_attached_images, render_untrusted
+from app.components.tool_view import render_tool_result
 from services.safe_markdown import code_span, escape_markdown
 from services.store.conversations import ConversationStore, ConversationStoreError
+from services.tool_turns import call_names
 from services.transcript import FAILED_MARK, ChatTurn, Transcript, TranscriptError, from_json
 
 log = logging.getLogger(__name__)
@@ -43,12 +45,12 @@ def _fork(transcript_json: str) -> None:
     del st.query_params[QUERY_VIEW]
 
 
-def _render_turn(turn: ChatTurn) -> None:
+def _render_turn(turn: ChatTurn, tool_names: dict[str, str]) -> None:
+    if turn.role == "tool":
+        render_tool_result(turn, tool_names.get(turn.tool_call_id or ""))
+        return
     with st.chat_message("assistant" if turn.role == "assistant" else "user"):
-        if turn.role == "tool":
-            st.caption("tool result")
-            st.code(turn.content, language=None)
-        elif turn.content:
+        if turn.content:
             render_untrusted(turn.content)
         render_attached_images(turn.images)
         for call in turn.tool_calls:
@@ -92,8 +94,9 @@ def render_shared_view() -> None:
     if transcript.parameters:
         with st.expander("Parameters"):
             st.code(json.dumps(transcript.parameters, indent=2), language="json")
+    names = call_names({"role": turn.role, "tool_calls": turn.tool_calls} for turn in transcript.messages)
     for turn in transcript.messages:
-        _render_turn(turn)
+        _render_turn(turn, names)
     if not transcript.messages:
         st.info("The shared conversation has no messages.")
     st.button(

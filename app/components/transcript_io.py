@@ -19,7 +19,14 @@ from services.store.conversations import (
     is_valid_id,
     new_conversation_id,
 )
-from services.transcript import Transcript, TranscriptError, from_json, to_json, to_markdown
+from services.transcript import (
+    Transcript,
+    TranscriptError,
+    from_json,
+    to_json,
+    to_markdown,
+    with_missing_tool_turns,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +73,9 @@ def apply_transcript(transcript: Transcript) -> None:
 
     Call it before the sidebar's picker and the chat widgets are drawn (from a callback, or from app/main.py).
     """
-    chat_state.set_entries([chat_state.entry_from_turn(turn) for turn in transcript.messages])
+    # Calls a message was typed over (saved before tool results existed) get visible "not run" results.
+    turns = with_missing_tool_turns(transcript.messages)
+    chat_state.set_entries([chat_state.entry_from_turn(turn) for turn in turns])
     system_prompt.set_system_prompt(transcript.system_prompt)
     param_panel.load_values(values_from_params(transcript.parameters))
     if transcript.deployment in state.all_deployments():

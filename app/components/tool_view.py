@@ -1,0 +1,36 @@
+"""A tool result in a conversation: its own avatar and label (never the assistant's), its tool and call id."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from services.safe_markdown import code_span
+from services.tool_turns import NOT_RUN_RESULT
+from services.transcript import FAILED_MARK, ChatTurn
+
+TOOL_AVATAR = ":material/build:"
+TOOL_ROLE = "tool"
+
+
+def _pretty(content: str) -> tuple[str, str]:
+    """(text, language) to show a result: indented JSON when it parses, else the text as it is."""
+    try:
+        return json.dumps(json.loads(content), indent=2, ensure_ascii=False), "json"
+    except (json.JSONDecodeError, ValueError):
+        return content, "text"
+
+
+def render_tool_result(turn: ChatTurn, tool_name: str | None) -> None:
+    """Draw one `role: "tool"` message: "Tool result", the tool's name and call id, then the content as code."""
+    with st.chat_message(TOOL_ROLE, avatar=TOOL_AVATAR):
+        name = code_span(tool_name) if tool_name else "an unknown tool"
+        st.caption(f"Tool result · {name} · call {code_span(turn.tool_call_id or '?')}")
+        # A result is data (typed, canned or computed), shown inert as code.
+        text, language = _pretty(turn.content)
+        st.code(text, language=language, wrap_lines=True)
+        if turn.content == NOT_RUN_RESULT:
+            st.caption(":orange[not run: a message was sent instead of this tool's result]")
+        if turn.failed:
+            st.caption(f":orange[{FAILED_MARK}]")
