@@ -169,6 +169,7 @@ def main() -> int:
     rng = random.Random(7)
     fault = FaultServer()
     running = start_in_thread(fault)
+    fault.url = running.url
     scenarios = [fault.scenario(*answers(rng, args.delay)) for _ in NAMES]
     config = "".join(
         toml_deployment(name, scenario.endpoint, api_version=LOCAL_API_VERSION)
