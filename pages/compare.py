@@ -17,45 +17,22 @@ from app import run_slots
 from app.components.compare_blind import render_vote
 from app.components.compare_handoff import switch_to_chat_if_requested
 from app.components.compare_metrics import render_metrics_table
-from app.components.compare_pane import SHARED, masked_error, render_pane
+from app.components.compare_pane import REMOVED, SHARED, blind_mask_for, pane_style, render_pane
 from app.components.compare_params import request_params, settings_inputs
-from app.components.compare_state import (
-    QUERY_PANES,
-    ActiveTurn,
-    CompareState,
-    compare_state,
-    panes_from_query,
-    sync_query_params,
-)
+from app.components.compare_state import ActiveTurn, CompareState, compare_state
+from app.components.compare_url import open_link, sync_url
 from app.components.error_card import render_error
 from app.components.safe_markdown import render_untrusted
 from app.state import all_deployments, get_client, selected_deployment, unsupported_params
 from services import tracing
+from services.blind_mask import BlindMask
 from services.compare_export import export_html
 from services.compare_model import MAX_PANES, Turn, pane_messages, reply_from_snapshot
 from services.compare_run import CompareRun, PaneJob
 from services.config import Deployment
-from services.safe_markdown import code_span
 
 POLL_S = 0.08
 STOP_WAIT_S = 3.0
-
-
-def _init_panes(state: CompareState, deployments: dict[str, Deployment]) -> None:
-    """On the session's first visit, take the panes from `?panes=a,b,c`, else two panes on the picked deployment."""
-    if state.url_read:
-        return
-    state.url_read = True
-    found, unknown = panes_from_query(st.query_params.get(QUERY_PANES), list(deployments))
-    if unknown:
-        # The names come from the URL: shown as code, never as markdown.
-        named = ", ".join(code_span(name[:80]) for name in unknown[:MAX_PANES])
-        state.notice = f"Not configured, so left out of the comparison: {named}."
-    if not found:
-        first = _default_deployment(deployments)
-        found = [first, first] if first is not None else []
-    for name in found:
-        state.add_pane(name)
 
 
 def _harvest(state: CompareState, deployments: dict[str, Deployment]) -> None:
@@ -89,7 +66,6 @@ def _add_pane(state: CompareState) -> None:
     name = state.panes[-1].deployment if state.panes else _default_deployment(all_deployments())
     if name is not None:
         state.add_pane(name)
-        sync_query_params(state)
 
 
 def _start_turn(
@@ -129,7 +105,7 @@ def _retry_pane(
     state.active = ActiveTurn(len(state.turns) - 1, run, {pane_uid: asked[pane_uid]})
 
 
-def _render_toolbar(state: CompareState, deployments: dict[str, Deployment]) -> None:
+def _render_toolbar(state: CompareState, deployments: dict[str, Deployment], mask: BlindMask | None) -> None:
     bar = st.container(horizontal=True, key="compare_toolbar", vertical_alignment="center")
     if state.running:
         bar.button("Stop", key="compare.stop", type="primary", icon=":material/stop:", on_click=_stop, args=(state,))
@@ -148,14 +124,24 @@ def _render_toolbar(state: CompareState, deployments: dict[str, Deployment]) -> 
         help="Hide the deployment names behind Model A/B/C/D and vote on each turn",
         on_change=lambda: state.set_blind(bool(st.session_state["compare.blind"])),
     )
+    if state.hidden:
+        st.session_state["compare.shuffle"] = state.shuffle
+        bar.toggle(
+            "Shuffle each turn",
+            key="compare.shuffle",
+            help="Deal the labels, and so the order of the panes, afresh on every turn",
+            disabled=state.running,
+            on_change=lambda: setattr(state, "shuffle", bool(st.session_state["compare.shuffle"])),
+        )
     bar.button(
         "New conversation", key="compare.clear", icon=":material/restart_alt:", on_click=state.clear_conversation
     )
     names = _export_names(state)
-    show_tally = not state.blind or state.revealed
     bar.download_button(
         "Export HTML",
-        data=export_html(state.turns, list(names), names, deployments, tally=state.tally() if show_tally else None),
+        data=export_html(
+            state.turns, list(names), names, deployments, tally=None if state.hidden else state.tally(), mask=mask
+        ),
         file_name="comparison.html",
         mime="text/html",
         key="compare.export",
@@ -168,10 +154,9 @@ def _render_toolbar(state: CompareState, deployments: dict[str, Deployment]) -> 
 def _export_names(state: CompareState) -> dict[str, str]:
     """Every pane that answered (removed ones too), named as on screen."""
     names = dict(state.labels())
-    hidden = state.blind and not state.revealed
     for turn in state.turns:
         for pid, reply in turn.replies.items():
-            names.setdefault(pid, "removed pane" if hidden else reply.deployment)
+            names.setdefault(pid, REMOVED if state.hidden else reply.deployment)
     return names
 
 
@@ -191,13 +176,15 @@ def _pane_settings(
     return asked, problems
 
 
-def _poll(state: CompareState, placeholders: dict[str, DeltaGenerator], status: DeltaGenerator) -> None:
+def _poll(
+    state: CompareState, placeholders: dict[str, DeltaGenerator], status: DeltaGenerator, mask: BlindMask | None
+) -> None:
     """Redraw the streaming panes from their buffers until every pane is done, then rerun to show the results."""
     active = state.active
     if active is None:
         return
     shown: dict[str, tuple[str, str]] = {}
-    blind = state.labels() if state.blind and not state.revealed else {}
+    labels = state.labels()
     started = active.run.started_at or time.monotonic()
     while True:
         snaps = active.run.snapshots()
@@ -210,7 +197,8 @@ def _poll(state: CompareState, placeholders: dict[str, DeltaGenerator], status: 
                 with placeholder.container():
                     if snap.text:
                         render_untrusted(snap.text)
-                    render_error(masked_error(snap.error, snap.deployment, blind.get(pid)), key=f"live_{pid}")
+                    error = snap.error if mask is None else mask.error(snap.error, labels.get(pid))
+                    render_error(error, key=f"live_{pid}")
             elif snap.finished:
                 if snap.text:
                     render_untrusted(snap.text, placeholder)
@@ -233,11 +221,12 @@ def render() -> None:
     switch_to_chat_if_requested()
     state = compare_state()
     deployments = all_deployments()
-    _init_panes(state, deployments)
+    open_link(state, deployments, _default_deployment(deployments))
     _harvest(state, deployments)
-    sync_query_params(state)
 
     st.title("Compare")
+    url_slot = st.empty()  # the URL's script, always in the same place so a rerun does not draw it again
+    pane_style()
     if not deployments:
         st.info("No deployment is configured yet: add one in the sidebar.")
         return
@@ -246,7 +235,8 @@ def render() -> None:
     if state.notice:
         st.warning(state.notice)
         state.notice = None
-    _render_toolbar(state, deployments)
+    mask = blind_mask_for(state, deployments)
+    _render_toolbar(state, deployments, mask)
 
     with st.expander("Shared system prompt and parameters", expanded=False):
         shared = settings_inputs(SHARED)
@@ -258,20 +248,21 @@ def render() -> None:
     for column, pane in zip(columns, ordered, strict=True):
         with column:
             placeholder, settings = render_pane(
-                state, pane, labels[pane.uid], deployments, baseline=pane is state.panes[0], shared=shared
+                state, pane, labels[pane.uid], deployments, baseline=pane is state.panes[0], shared=shared, mask=mask
             )
             if placeholder is not None:
                 placeholders[pane.uid] = placeholder
             if not pane.sync:
                 own[pane.uid] = settings
+    # After the panes: their settings widgets hold this run's values, which the link carries.
+    sync_url(state, url_slot)
     asked, problems = _pane_settings(state, (shared[0], shared[1]), own)
     for source, err in problems.items():
         if source != SHARED:
             st.caption(f"In the settings of the pane **{labels[source]}**:")
         render_error(err, key="settings_shared" if source == SHARED else f"settings_{source}")
 
-    baseline = None if state.blind and not state.revealed else state.panes[0].uid
-    render_metrics_table(state.turns, [p.uid for p in ordered], labels, baseline)
+    render_metrics_table(state.turns, [p.uid for p in ordered], labels, None if state.hidden else state.panes[0].uid)
     render_vote(state)
     status = st.empty()
 
@@ -287,4 +278,4 @@ def render() -> None:
     if prompt and not state.running and not problems:
         _start_turn(state, prompt, asked, deployments)
         st.rerun()
-    _poll(state, placeholders, status)
+    _poll(state, placeholders, status, mask)

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from services.blind_mask import BlindMask
 from services.compare_model import ALL_BAD, TIE, MetricsRow, Turn, best_panes, conversation_rows, last_turn_rows
 from services.config import Deployment
 from services.transcript import FAILED_MARK
@@ -85,12 +86,15 @@ def export_html(
     tally: Counter[str] | None = None,
     title: str = "Model comparison",
     now: dt.datetime | None = None,
+    mask: BlindMask | None = None,
 ) -> str:
     """Render the comparison as a standalone HTML page (inline CSS, no scripts, no external resources).
 
     `names` maps pane ids to what the reader sees (deployment names, or "Model A" labels while blind).
-    `deployments` are only used to name models and to mask their secrets (keys, header values); none is written.
+    `deployments` are only used to mask their secrets (keys, header values); none is written. While blind, `mask`
+    hides the deployments', models' and endpoints' names in every error and parameter list.
     """
+    hide = mask.text if mask is not None else str
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -119,11 +123,11 @@ def export_html(
                 if reply.deployment and reply.deployment not in shown:
                     # While blind the reader sees only the label: the error must not name the deployment either.
                     error_text = error_text.replace(reply.deployment, shown)
-                parts.append(f"<p class='error'>{_esc(error_text)}</p>")
+                parts.append(f"<p class='error'>{_esc(hide(error_text))}</p>")
             settings: dict[str, Any] = {"system": reply.system_prompt, **reply.params}
             parts.append(
                 f"<details><summary class='muted'>Parameters</summary><pre>"
-                f"{_esc(json.dumps(settings, indent=2, default=str))}</pre></details></div>"
+                f"{_esc(hide(json.dumps(settings, indent=2, default=str)))}</pre></details></div>"
             )
         parts.append("</div>")
         parts.append(_metrics_table("Metrics", last_turn_rows([turn], pane_ids), names))

@@ -60,6 +60,7 @@ class PaneReply:
     cost: float | None = None
     system_prompt: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    model: str | None = None  # the model that answered, as the endpoint named it (hidden while blind)
 
     @property
     def failed(self) -> bool:
@@ -98,6 +99,7 @@ def reply_from_snapshot(
         cost=usage_cost(usage, deployment) if usage is not None and deployment is not None else None,
         system_prompt=system_prompt,
         params=dict(params or {}),
+        model=result.model if result is not None else None,
     )
 
 
@@ -208,10 +210,13 @@ def best_panes(rows: Sequence[MetricsRow]) -> dict[str, set[str]]:
 # --- blind mode ---------------------------------------------------------------------------------------------------
 
 
-def blind_labels(pane_ids: Sequence[str], seed: int) -> dict[str, str]:
-    """Shuffled "Model A/B/C/D" labels, so neither the order nor the label gives a deployment away."""
+def blind_labels(pane_ids: Sequence[str], seed: int, *, turn: int = 0) -> dict[str, str]:
+    """Shuffled "Model A/B/C/D" labels, so neither the order nor the label gives a deployment away.
+
+    With `turn` > 0 (the shuffle per turn), each turn deals the labels afresh from the same seed: a pane keeps no
+    label, and so no position, from one turn to the next, while any turn's labels can be worked out again."""
     order = list(pane_ids)
-    random.Random(seed).shuffle(order)
+    random.Random(seed if turn <= 0 else f"{seed}/{turn}").shuffle(order)
     return {pid: BLIND_LABELS[i] for i, pid in enumerate(order)}
 
 

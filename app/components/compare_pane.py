@@ -3,38 +3,83 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import html
+from collections.abc import Callable, Mapping
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from app.chat_params import ParamValues
 from app.components.compare_handoff import prepare_handoff
-from app.components.compare_params import copy_settings, not_sent, settings_inputs
-from app.components.compare_state import CompareState, PaneConfig, sync_query_params
+from app.components.compare_params import SHARED, copy_settings, not_sent, pane_prefix, settings_inputs
+from app.components.compare_state import CompareState, PaneConfig
 from app.components.error_card import render_error, render_filtered_answer
 from app.components.metrics_strip import render_metrics
 from app.components.safe_markdown import render_untrusted
-from app.state import mark_unsupported, unsupported_params
+from app.state import get_info, mark_unsupported, unsupported_params
+from services.blind_mask import BlindMask, blind_mask
 from services.compare_model import PaneReply
 from services.config import Deployment
-from services.errors import InferenceError
 from services.safe_markdown import code_span
+from services.schemas import ModelInfo
 from services.transcript import FAILED_MARK
 
-SHARED = "compare.shared"
+__all__ = ["SHARED", "blind_mask_for", "label_html", "pane_prefix", "pane_style", "render_pane", "render_reply"]
+
+REMOVED = "removed pane"
+# A pane's label stays on one line, cut with an ellipsis (the whole label in its tooltip), never inside a word.
+_PANE_CSS = """<style>
+.compare-pane-label{display:flex;align-items:baseline;min-width:0;max-width:100%;white-space:nowrap;
+  overflow-wrap:normal;word-break:normal;line-height:1.6}
+.compare-pane-label strong{overflow:hidden;text-overflow:ellipsis;min-width:0}
+.compare-pane-label .compare-pane-note{flex:none;opacity:.7;padding-left:.3em}
+[data-testid="stElementContainer"]:has(.compare-url-script){display:none}
+[class*="st-key-compare_head_"] [data-testid="stElementContainer"]:has(.compare-pane-label){flex:1 1 0;min-width:0}
+[class*="st-key-compare_head_"] button{min-height:2rem;padding:0 .4rem}
+</style>"""
 
 
-def pane_prefix(uid: str) -> str:
-    """The session_state prefix of a pane's own settings widgets."""
-    return f"compare.{uid}"
+def pane_style() -> None:
+    """The panes' CSS (once per run; a style-only st.html takes no room on the page)."""
+    st.html(_PANE_CSS)
+
+
+def label_html(label: str, note: str = "") -> str:
+    """A pane's label on one line, its full text as the tooltip (while blind the label is only "Model A")."""
+    text = html.escape(label)
+    extra = f'<span class="compare-pane-note">· {html.escape(note)}</span>' if note else ""
+    return f'<div class="compare-pane-label"><strong title="{text}">{text}</strong>{extra}</div>'
+
+
+def _names_of(name: str, deployment: Deployment | None) -> list[str | None]:
+    """What names a deployment: its own name, the model it is configured for, and the model its /info reports."""
+    if deployment is None:
+        return [name]
+    info = get_info(deployment)
+    return [name, deployment.model, info.model_name if isinstance(info, ModelInfo) else None]
+
+
+def blind_mask_for(state: CompareState, deployments: Mapping[str, Deployment]) -> BlindMask | None:
+    """While blind: every pane's deployment, models and endpoint, each hidden behind its pane's label."""
+    if not state.hidden:
+        return None
+    labels = state.labels()
+    words: dict[str, list[str | None]] = {}
+    endpoints: list[str | None] = []
+    for pane in state.panes:
+        deployment = deployments.get(pane.deployment)
+        words.setdefault(labels[pane.uid], []).extend(_names_of(pane.deployment, deployment))
+        endpoints.append(deployment.endpoint if deployment is not None else None)
+    for turn in state.turns:
+        for pid, reply in turn.replies.items():
+            words.setdefault(labels.get(pid, REMOVED), []).extend([reply.deployment, reply.model])
+    return blind_mask(words, endpoints)
 
 
 def _on_deployment_change(state: CompareState, uid: str) -> None:
     pane = state.pane(uid)
     if pane is not None:
         pane.deployment = st.session_state[f"{pane_prefix(uid)}.deployment"]
-        sync_query_params(state)
 
 
 def _on_sync_change(state: CompareState, uid: str) -> None:
@@ -46,36 +91,20 @@ def _on_sync_change(state: CompareState, uid: str) -> None:
         copy_settings(SHARED, pane_prefix(uid))
 
 
-def _on_remove(state: CompareState, uid: str) -> None:
-    state.remove_pane(uid)
-    sync_query_params(state)
-
-
-def masked_error(err: Exception, deployment: str, label: str | None) -> Exception:
-    """While blind, the same error with the deployment's name replaced by the pane's label."""
-    if label is None or not isinstance(err, InferenceError):
-        return err
-    # Not copy.copy: it calls the constructor again, which fails for errors with keyword-only fields (route, host).
-    masked = type(err).__new__(type(err))
-    masked.__dict__.update(err.__dict__)
-    masked.deployment = label
-    masked.message = err.message.replace(deployment, label)
-    masked.args = (str(masked),)
-    return masked
-
-
 def render_reply(
     reply: PaneReply,
     deployments: dict[str, Deployment],
     *,
     key: str,
     blind_label: str | None = None,
+    mask: BlindMask | None = None,
     on_retry: Callable[[], None] | None = None,
 ) -> None:
     """A finished answer: text (as JSON code in JSON mode), tool calls, stop note, error card and metrics.
 
-    With `blind_label`, the deployment's name is shown nowhere (errors name the label instead). `on_retry` offers
-    Retry on the error card (the pane's last turn, when it failed)."""
+    With `blind_label`, the deployment's name is shown nowhere: errors name the label instead, with `mask` hiding
+    the models' names and endpoints too. `on_retry` offers Retry on the error card (the pane's last turn, when it
+    failed)."""
     json_mode = str((reply.params.get("response_format") or {}).get("type", "")).startswith("json")
     with st.chat_message("assistant"):
         if reply.text:
@@ -90,8 +119,11 @@ def render_reply(
             partial = reply.text or reply.tool_calls
             st.caption("stopped: the text above is what arrived" if partial else "stopped before the first token")
         if reply.error is not None:
+            shown = reply.error
+            if blind_label is not None:
+                shown = (mask or blind_mask({blind_label: [reply.deployment]})).error(reply.error, blind_label)
             render_error(
-                masked_error(reply.error, reply.deployment, blind_label),
+                shown,
                 key=key,
                 # Marking the parameter only changes the next turn: clicking here sends nothing.
                 # A refused value is not a missing feature: only unsupported parameters are remembered.
@@ -109,14 +141,22 @@ def render_reply(
             st.caption(f"from {reply.deployment}")
 
 
-def not_sent_caption(deployment: str, values: ParamValues, *, blind_label: str | None = None) -> str | None:
+def not_sent_caption(
+    deployment: str, values: ParamValues, *, blind_label: str | None = None, mask: BlindMask | None = None
+) -> str | None:
     """ "not sent here: tools (rejected with 422)": the settings in force this deployment does not support."""
     left_out = not_sent(values, unsupported_params(deployment))
     if not left_out:
         return None
     text = "not sent here: " + ", ".join(f"{name} ({reason})" for name, reason in left_out.items())
+    if blind_label is None:
+        return text
     # A probe's reason names the deployment: while blind, the pane's label stands in for it.
-    return text.replace(deployment, blind_label) if blind_label else text
+    return (mask or blind_mask({blind_label: [deployment]})).text(text)
+
+
+def _on_remove(state: CompareState, uid: str) -> None:
+    state.remove_pane(uid)
 
 
 def render_pane(
@@ -127,19 +167,21 @@ def render_pane(
     *,
     baseline: bool,
     shared: tuple[str, ParamValues],
+    mask: BlindMask | None = None,
 ) -> tuple[DeltaGenerator | None, tuple[str, ParamValues]]:
     """Draw one pane; return the placeholder for the streaming turn (if one is running) and the pane's settings
-    (the shared ones, or its own when unsynced)."""
-    blind = state.blind and not state.revealed
+    (the shared ones, or its own when unsynced). While blind, `mask` hides names in its errors and captions."""
+    blind = state.hidden
     prefix = pane_prefix(pane.uid)
     with st.container(border=True, key=f"compare_pane_{pane.uid}"):
-        head = st.columns([5, 1], vertical_alignment="center")
-        head[0].markdown(f"**{label}**" + (" · baseline" if baseline and not blind else ""))
+        head = st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"compare_head_{pane.uid}")
+        head.html(label_html(label, "baseline" if baseline and not blind else ""))
         if len(state.panes) > 1:
-            head[1].button(
+            head.button(
                 "✕",
                 key=f"{prefix}.remove",
                 help="Remove this pane",
+                type="tertiary",
                 disabled=state.running,
                 on_click=_on_remove,
                 args=(state, pane.uid),
@@ -170,7 +212,7 @@ def render_pane(
         if not pane.sync:
             with st.expander("Settings for this pane", expanded=False):
                 settings = settings_inputs(prefix)
-        caption = not_sent_caption(pane.deployment, settings[1], blind_label=label if blind else None)
+        caption = not_sent_caption(pane.deployment, settings[1], blind_label=label if blind else None, mask=mask)
         if caption is not None:
             st.caption(f":orange[{caption}]")
         placeholder = None
@@ -192,6 +234,7 @@ def render_pane(
                     deployments,
                     key=f"{pane.uid}_{index}",
                     blind_label=label if blind else None,
+                    mask=mask,
                     # Sends this turn's prompt again to this pane alone, with its current settings.
                     on_retry=functools.partial(state.request_retry, pane.uid) if last_failed else None,
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import streamlit as st
@@ -10,6 +11,8 @@ from app.chat_params import JSON_SCHEMA_PARAM, JsonFieldError, ParamValues, buil
 from app.components.param_panel import SIMPLE_PARAMS
 
 _SAVED = "compare.saved_settings"
+SHARED = "compare.shared"
+_MAX_TEXT = 100_000  # a text field longer than this in a link is not one the page wrote
 FORMATS = ("default", "text", "json_object", "json_schema")
 EXTRA_MODES = ("pass-through", "drop", "error")
 
@@ -36,6 +39,11 @@ FIELDS: dict[str, Any] = {
 }
 # Request parameters that are only ever left out together with another one (named instead).
 _FOLLOWERS = ("tool_choice", "extra_parameters")
+
+
+def pane_prefix(uid: str) -> str:
+    """The session_state prefix of a pane's own settings widgets."""
+    return f"compare.{uid}"
 
 
 def copy_settings(source_prefix: str, target_prefix: str) -> None:
@@ -169,3 +177,42 @@ def not_sent(values: ParamValues, unsupported: dict[str, str]) -> dict[str, str]
         if name not in kept_extras and name in unsupported and "model_extras" not in left_out:
             left_out[name] = unsupported[name]
     return left_out
+
+
+def changed_settings(prefix: str) -> dict[str, Any]:
+    """The settings under `prefix` that differ from the defaults, by field name (what a share link carries)."""
+    saved: dict[str, Any] = st.session_state.get(_SAVED, {})
+    changed: dict[str, Any] = {}
+    for name, default in FIELDS.items():
+        key = f"{prefix}.{name}"
+        value = st.session_state[key] if key in st.session_state else saved.get(key, default)
+        if value is not None and value != default:
+            changed[name] = value
+    return changed
+
+
+def _clean_value(name: str, value: Any) -> Any:
+    """`value` if the field `name` can hold it (type, range, choices), else None."""
+    default = FIELDS[name]
+    if isinstance(default, bool):
+        return value if isinstance(value, bool) else None
+    if name in NUMBERS:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return None
+        _label, kind, options = SIMPLE_PARAMS[name]
+        if kind == "int" and value != int(value):
+            return None
+        number = int(value) if kind == "int" else float(value)
+        return number if options["min_value"] <= number <= options["max_value"] else None
+    if not isinstance(value, str) or len(value) > _MAX_TEXT:
+        return None
+    choices = {"format": FORMATS, "extra_parameters": EXTRA_MODES}.get(name)
+    return value if choices is None or value in choices else None
+
+
+def load_settings(prefix: str, values: dict[str, Any]) -> None:
+    """Set the settings under `prefix` from a link: every field to its default, then each value the field can
+    hold (a value of the wrong type or out of range is left at the default, never given to a widget)."""
+    for name, default in FIELDS.items():
+        value = _clean_value(name, values[name]) if name in values else None
+        st.session_state[f"{prefix}.{name}"] = default if value is None else value

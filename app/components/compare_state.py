@@ -17,7 +17,6 @@ from services.compare_model import MAX_PANES, Turn, blind_labels, vote_tally
 from services.compare_run import CompareRun
 
 _STATE = "compare.state"
-QUERY_PANES = "panes"
 
 
 @dataclass
@@ -49,10 +48,13 @@ class CompareState:
     blind: bool = False
     revealed: bool = False
     blind_seed: int = 0
+    shuffle: bool = False  # while blind, deal the labels (and so the pane order) afresh on every turn
     archived_tally: Counter[str] = field(default_factory=Counter)
     url_read: bool = False
     notice: str | None = None
     retry_pane: str | None = None  # a pane whose failed last turn the user asked to send again
+    sealed_link: tuple[str, str] | None = None  # (link payload, its blind token): the URL stays put while unchanged
+    url_written: bool = False  # the page has drawn its history guard, so writing the URL adds no history entry
 
     def add_pane(self, deployment: str) -> PaneConfig | None:
         """Add a pane bound to `deployment`; None when four panes exist already."""
@@ -77,10 +79,16 @@ class CompareState:
         """True while a turn is streaming."""
         return self.active is not None
 
+    @property
+    def hidden(self) -> bool:
+        """True while blind and not revealed: no deployment or model may be named anywhere on the page."""
+        return self.blind and not self.revealed
+
     def labels(self) -> dict[str, str]:
         """Pane id -> the name shown: the deployment, or "Model A/B/C/D" while blind and not revealed."""
-        if self.blind and not self.revealed:
-            return blind_labels([p.uid for p in self.panes], self.blind_seed)
+        if self.hidden:
+            turn = len(self.turns) if self.shuffle else 0
+            return blind_labels([p.uid for p in self.panes], self.blind_seed, turn=turn)
         labels: dict[str, str] = {}
         seen: Counter[str] = Counter()
         for pane in self.panes:
@@ -92,7 +100,7 @@ class CompareState:
 
     def display_order(self) -> list[PaneConfig]:
         """Panes in the order shown: by label while blind, so the position gives nothing away."""
-        if self.blind and not self.revealed:
+        if self.hidden:
             labels = self.labels()
             return sorted(self.panes, key=lambda p: labels[p.uid])
         return list(self.panes)
@@ -128,17 +136,3 @@ def compare_state() -> CompareState:
     if _STATE not in st.session_state:
         st.session_state[_STATE] = CompareState()
     return st.session_state[_STATE]
-
-
-def panes_from_query(value: str | None, known: list[str]) -> tuple[list[str], list[str]]:
-    """Split `?panes=a,b,c` into known deployment names (at most four) and the unknown ones."""
-    names = [n.strip() for n in (value or "").split(",") if n.strip()]
-    found = [n for n in names if n in known]
-    return found[:MAX_PANES], [n for n in names if n not in known]
-
-
-def sync_query_params(state: CompareState) -> None:
-    """Make the URL follow the panes, so the comparison can be shared as a link."""
-    value = ",".join(p.deployment for p in state.panes)
-    if st.query_params.get(QUERY_PANES) != value:
-        st.query_params[QUERY_PANES] = value
