@@ -206,7 +206,8 @@ def render_conversation(deployment: Deployment | None, busy: bool) -> None:
         if entry.turn.role == "user":
             _render_user(entry, index, is_last, busy)
         elif entry.turn.role == "tool":
-            render_tool_result(entry.turn, names.get(entry.turn.tool_call_id or ""))
+            turn = entry.turn
+            render_tool_result(turn.content, turn.tool_call_id, names.get(turn.tool_call_id or ""), failed=turn.failed)
         else:
             _render_assistant(entry, index, is_last, deployment, busy)
     pending = [] if busy else pending_tool_calls()

@@ -47,7 +47,7 @@ def _fork(transcript_json: str) -> None:
 
 def _render_turn(turn: ChatTurn, tool_names: dict[str, str]) -> None:
     if turn.role == "tool":
-        render_tool_result(turn, tool_names.get(turn.tool_call_id or ""))
+        render_tool_result(turn.content, turn.tool_call_id, tool_names.get(turn.tool_call_id or ""), failed=turn.failed)
         return
     with st.chat_message("assistant" if turn.role == "assistant" else "user"):
         if turn.content:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from services.safe_markdown import code_span
 from services.tool_turns import NOT_RUN_RESULT
-from services.transcript import FAILED_MARK, ChatTurn
+from services.transcript import FAILED_MARK
 
 TOOL_AVATAR = ":material/build:"
 TOOL_ROLE = "tool"
@@ -22,15 +22,15 @@ def _pretty(content: str) -> tuple[str, str]:
         return content, "text"
 
 
-def render_tool_result(turn: ChatTurn, tool_name: str | None) -> None:
+def render_tool_result(content: str, call_id: str | None, tool_name: str | None, *, failed: bool = False) -> None:
     """Draw one `role: "tool"` message: "Tool result", the tool's name and call id, then the content as code."""
     with st.chat_message(TOOL_ROLE, avatar=TOOL_AVATAR):
         name = code_span(tool_name) if tool_name else "an unknown tool"
-        st.caption(f"Tool result · {name} · call {code_span(turn.tool_call_id or '?')}")
+        st.caption(f"Tool result · {name} · call {code_span(call_id or '?')}")
         # A result is data (typed, canned or computed), shown inert as code.
-        text, language = _pretty(turn.content)
+        text, language = _pretty(content)
         st.code(text, language=language, wrap_lines=True)
-        if turn.content == NOT_RUN_RESULT:
+        if content == NOT_RUN_RESULT:
             st.caption(":orange[not run: a message was sent instead of this tool's result]")
-        if turn.failed:
+        if failed:
             st.caption(f":orange[{FAILED_MARK}]")

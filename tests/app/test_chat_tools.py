@@ -195,3 +195,23 @@ def test_a_call_streamed_without_an_id_gets_one_that_its_result_answers(
     messages = chat_bodies(scenario)[1]["messages"]
     assert messages[-2]["tool_calls"][0]["id"] == "call_0" == messages[-1]["tool_call_id"]
     assert sequence_problems(messages) == []
+
+
+def test_a_shared_conversation_shows_tool_results_as_tool_results(app_with_config: Callable[..., AppTest]) -> None:
+    call = {"id": "call_t", "type": "function", "function": {"name": "current_time", "arguments": "{}"}}
+    transcript = Transcript(
+        messages=[
+            ChatTurn(role="user", content="Time?"),
+            ChatTurn(role="assistant", tool_calls=[call]),
+            ChatTurn(role="tool", content='{"time": "12:00"}', tool_call_id="call_t"),
+            ChatTurn(role="assistant", content="Noon."),
+        ]
+    )
+    store = ConversationStore()
+    store.save("sharedTools0123456789a", to_json(transcript))
+    share_id = store.share_id("sharedTools0123456789a")
+    assert share_id is not None
+    at = app_with_config(toml_deployment("first", "http://127.0.0.1:9/first"), query={"view": share_id})
+    assert [m.name for m in at.chat_message] == ["user", "assistant", "tool", "assistant"]
+    assert at.chat_message[2].avatar == ":material/build:"
+    assert "Tool result · `current_time` · call `call_t`" in at.chat_message[2].caption[0].value
