@@ -120,10 +120,10 @@ def win_rate_figure(board: Leaderboard) -> go.Figure:
     )
     figure.update_layout(
         title="Win rate (row beats column)",
-        xaxis={"side": "top", "title": "Opponent"},
-        yaxis={"autorange": "reversed", "title": "Deployment"},
+        xaxis={"side": "top"},
+        yaxis={"autorange": "reversed"},
         height=CHART_HEIGHT,
-        margin={"t": 80, "b": 10},
+        margin={"t": 90, "b": 10},
     )
     return figure
 
