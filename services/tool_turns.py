@@ -266,5 +266,6 @@ def call_names(messages: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 
 
 def call_key(call: PendingCall) -> str:
-    """A short stable token for a call (for widget keys: a call id is the model's text, of any length)."""
-    return hashlib.sha256(call.id.encode()).hexdigest()[:10]
+    """A short stable token for a call, from its id, name and arguments (for widget keys: a call id is the model's
+    text, of any length, and an id made up by with_call_ids comes again in a later round)."""
+    return hashlib.sha256("\0".join((call.id, call.name, call.arguments)).encode()).hexdigest()[:10]

@@ -11,7 +11,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from services.tool_turns import NOT_RUN_RESULT, call_names, missing_answers, sequence_problems, tool_message
+from services.tool_turns import (
+    NOT_RUN_RESULT,
+    call_names,
+    missing_answers,
+    sequence_problems,
+    tool_message,
+    with_call_ids,
+)
 
 TRANSCRIPT_FORMAT = "model-playground/chat"
 TRANSCRIPT_VERSION = 1
@@ -147,11 +154,14 @@ def from_json(text: str | bytes) -> Transcript:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise TranscriptError(f"The transcript field `{where}` is invalid: {first['msg']}.") from exc
+    for turn in transcript.messages:
+        if any(not call.get("id") for call in turn.tool_calls):
+            turn.tool_calls = with_call_ids(turn.tool_calls)  # saved from a stream that sent none: answerable now
     # Calls without results are given "not run" ones on the page; results that answer no call cannot be repaired.
     broken = [
         problem
         for problem in sequence_problems([message for _, message in _sent_messages(transcript.messages)])
-        if problem.kind not in ("pending", "unanswered")
+        if problem.kind in ("orphan", "unknown_id", "duplicate", "bad_content")
     ]
     if broken:
         raise TranscriptError(f"The transcript's tool messages are not a valid sequence: {broken[0].text}.")

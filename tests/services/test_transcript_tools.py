@@ -86,3 +86,12 @@ def test_a_failed_prompt_between_does_not_hide_a_missing_result() -> None:
     ]
     [(index, inserted)] = missing_tool_turns(turns)
     assert index == 3 and json.loads(inserted[0].content)["error"].startswith("not run")
+
+
+def test_a_saved_call_without_an_id_imports_with_one() -> None:
+    nameless = {"id": "", "type": "function", "function": {"name": "calculator", "arguments": "{}"}}
+    saved = Transcript(
+        messages=[ChatTurn(role="user", content="6*7?"), ChatTurn(role="assistant", tool_calls=[nameless])]
+    )
+    [call] = from_json(to_json(saved)).messages[1].tool_calls
+    assert call["id"] == "call_0"
