@@ -215,3 +215,18 @@ def test_a_shared_conversation_shows_tool_results_as_tool_results(app_with_confi
     assert [m.name for m in at.chat_message] == ["user", "assistant", "tool", "assistant"]
     assert at.chat_message[2].avatar == ":material/build:"
     assert "Tool result · `current_time` · call `call_t`" in at.chat_message[2].caption[0].value
+
+
+def test_adding_a_demo_tool_keeps_the_tools_already_there_and_refuses_broken_json(
+    app_with_config: Callable[..., AppTest],
+) -> None:
+    at = app_with_config(toml_deployment("first", "http://127.0.0.1:9/first"))
+    at.checkbox(key="p_tools_on").check().run()  # the editor starts with its get_weather example
+    at.button(key="chat_tools_add_current_time").click().run()
+    tools = json.loads(at.text_area(key="p_tools").value)
+    assert [tool.get("function", tool)["name"] for tool in tools] == ["get_weather", "current_time"]
+    assert at.button(key="chat_tools_add_current_time").disabled  # shown as "In tools"
+    at.text_area(key="p_tools").input("[{oops").run()
+    at.button(key="chat_tools_add_calculator").click().run()
+    assert "The Tools JSON in Parameters does not parse" in all_text(at)
+    assert at.text_area(key="p_tools").value == "[{oops"
