@@ -13,7 +13,7 @@ from services import tracing
 from services.config import Deployment
 from services.store.arena import ALL_BAD, TIE, WIN, ArenaStore
 from services.store.location import DATABASE_URL_ENV, data_dir
-from services.store.traces import TraceStore
+from services.store.traces import TraceFilter, TraceStore
 from tests.app.test_sign_in import AUTH
 from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks
 
@@ -63,7 +63,7 @@ def test_a_blind_vote_is_stored_with_prompt_panes_trace_ids_and_session_tag(depl
     assert vote.prompt == "which is better?" and vote.deployments == ("fast", "slow")
     assert (vote.verdict, vote.winner, vote.owner, vote.session_tag) == (WIN, "slow", None, "marketing review")
     assert tracing.flush(10)
-    [trace] = TraceStore(data_dir() / tracing.TRACE_FILE).traces()
+    [trace] = TraceStore(data_dir() / tracing.TRACE_FILE).traces(TraceFilter(operations=("chat",)))
     assert vote.trace_ids == (trace["trace_id"], trace["trace_id"])  # both panes' calls are the run's one trace
     assert "Votes are saved for the Leaderboard page." in [c.value for c in at.caption]
 
