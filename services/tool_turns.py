@@ -6,7 +6,7 @@ answers a call of the assistant message right before its block.
 
     pending = pending_calls(messages)                  # calls at the end still waiting for a result
     answers = automatic_results(pending, canned)       # call id -> (content, source) from canned results / demo tools
-    messages += [tool_message(call.id, answers[call.id].content) for call in pending]
+    messages += [tool_message(call.id, answers[call.id].content) for call in pending]  # when all were found
     validate_sequence(messages)                        # raises ToolSequenceError before anything invalid is sent
 
 A user who types a message while calls are unanswered gets each of them answered `NOT_RUN_RESULT`
