@@ -3,6 +3,7 @@ endpoint) replaced in any text shown while blind, by the pane's label ("Model A"
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,13 +21,16 @@ class BlindMask:
 
     stand_ins: Mapping[str, str]  # lower-cased word -> replacement
 
+    @functools.cached_property
+    def _pattern(self) -> re.Pattern[str]:
+        words = sorted(self.stand_ins, key=len, reverse=True)
+        return re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+
     def text(self, value: str) -> str:
         """`value` with every hidden word replaced."""
         if not self.stand_ins or not value:
             return value
-        words = sorted(self.stand_ins, key=len, reverse=True)
-        pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
-        return pattern.sub(lambda m: self.stand_ins[m.group(0).lower()], value)
+        return self._pattern.sub(lambda m: self.stand_ins[m.group(0).lower()], value)
 
     def error(self, err: Exception, label: str | None = None) -> Exception:
         """A copy of `err` whose every text field is masked (its deployment named `label`); `err` is untouched."""

@@ -31,7 +31,7 @@ LINK_SECRET_ENV = "PLAYGROUND_LINK_SECRET"
 KEY_FILE = "link.key"
 _VERSION = b"\x01"
 _NONCE_BYTES = 12
-_MAX_TOKEN_CHARS = 8_000  # a URL past this size is not one this app made
+_MAX_TOKEN_CHARS = 32_000  # a URL past this size is not one this app made
 _MAX_PAYLOAD_BYTES = 64_000  # what a token may inflate to, so a crafted one cannot take the memory
 
 

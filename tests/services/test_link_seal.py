@@ -65,14 +65,14 @@ def test_an_altered_or_foreign_token_does_not_open(change):
         raw[0] = 2
         token = base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
     else:
-        token = "A" * 9000
+        token = "A" * 33_000
     assert open_token(token, key, purpose=PURPOSE) is None
 
 
 def test_a_token_that_would_inflate_past_the_limit_does_not_open():
     key = os.urandom(32)
     token = seal({"panes": ["x" * 200_000]}, key, purpose=PURPOSE)
-    assert len(token) < 8_000  # small in the URL, large once inflated
+    assert len(token) < 2_000  # small in the URL, large once inflated
     assert open_token(token, key, purpose=PURPOSE) is None
 
 
