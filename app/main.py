@@ -14,7 +14,7 @@ import streamlit as st  # noqa: E402
 
 from app import run_slots, state  # noqa: E402
 from app.auth import current_viewer, require_sign_in  # noqa: E402
-from app.components import transcript_io  # noqa: E402
+from app.components import presenter, transcript_io  # noqa: E402
 from app.components.sidebar import render_sidebar  # noqa: E402
 from app.components.trace_links import TRACES_URL_PATH  # noqa: E402
 from pages import chat, compare, embeddings, evals, images, leaderboard, models, prompts, traces  # noqa: E402
@@ -27,6 +27,9 @@ def main() -> None:
     # With [auth] configured, nothing below draws until someone is signed in.
     require_sign_in()
     state.keep_widget_state()
+    # Before the sidebar and the pages ask presenter.is_on(): `?present=1` switches it on, a page switch keeps it.
+    presenter.sync_with_url()
+    backstage = presenter.backstage_visibility()
     chat_page = st.Page(chat.render, title="Chat", icon=":material/chat:", url_path="chat")
 
     def open_chat() -> None:
@@ -43,14 +46,29 @@ def main() -> None:
             st.Page(compare.render, title="Compare", icon=":material/compare_arrows:", url_path="compare"),
             st.Page(embeddings.render, title="Embeddings", icon=":material/scatter_plot:", url_path="embeddings"),
             st.Page(images.render, title="Images", icon=":material/image:", url_path="images"),
-            st.Page(prompts.render, title="Prompts", icon=":material/description:", url_path="prompts"),
-            st.Page(evals.render, title="Evaluations", icon=":material/checklist:", url_path="evals"),
+            st.Page(
+                prompts.render,
+                title="Prompts",
+                icon=":material/description:",
+                url_path="prompts",
+                visibility=backstage,
+            ),
+            st.Page(
+                evals.render, title="Evaluations", icon=":material/checklist:", url_path="evals", visibility=backstage
+            ),
             st.Page(
                 leaderboard.render, title="Leaderboard", icon=":material/leaderboard:", url_path=leaderboard.URL_PATH
             ),
-            st.Page(models.render, title="Models", icon=":material/info:", url_path="models"),
-            st.Page(traces.render, title="Traces", icon=":material/timeline:", url_path=TRACES_URL_PATH),
-        ]
+            st.Page(models.render, title="Models", icon=":material/info:", url_path="models", visibility=backstage),
+            st.Page(
+                traces.render,
+                title="Traces",
+                icon=":material/timeline:",
+                url_path=TRACES_URL_PATH,
+                visibility=backstage,
+            ),
+        ],
+        position=presenter.nav_position(),
     )
     if navigation.url_path == chat_page.url_path and state.selected_deployment() is not None:
         # Before the sidebar's picker is drawn: a reload or a shared link (`?c=`) brings back the conversation
@@ -61,6 +79,7 @@ def main() -> None:
     # ... and as made by who is signed in (None with sign-in off), so each user's Traces page shows their own.
     tracing.set_owner(current_viewer().owner)
     render_sidebar()
+    presenter.render_stage()
     navigation.run()
 
 

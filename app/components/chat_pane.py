@@ -12,7 +12,7 @@ import streamlit as st
 from app import chat_state, run_slots, state
 from app.chat_params import JsonFieldError, ParamValues, build_params
 from app.chat_state import ChatEntry
-from app.components import param_panel, tool_answers, tool_settings
+from app.components import param_panel, presenter, tool_answers, tool_settings
 from app.components.error_card import render_error, render_filtered_answer
 from app.components.metrics_strip import render_metrics
 from app.components.safe_markdown import render_attached_images, render_untrusted
@@ -105,7 +105,8 @@ def _render_user(entry: ChatEntry, index: int, is_last: bool, busy: bool) -> Non
         render_attached_images(entry.turn.images)
         if entry.turn.failed:
             failure = escape_markdown(entry.turn.failure) if entry.turn.failure else None
-            st.caption(f":orange[{FAILED_MARK}]", help=failure)
+            # The failure's words name the endpoint's answer: not on stage.
+            st.caption(f":orange[{FAILED_MARK}]", help=None if presenter.is_on() else failure)
         if busy:
             return
         row = st.container(horizontal=True, gap="small")
@@ -164,7 +165,8 @@ def _render_assistant(entry: ChatEntry, index: int, is_last: bool, deployment: D
         if isinstance(entry.error, ToolSequenceError):
             with st.container(border=True, key=f"errcard_{index}"):
                 st.markdown("**:red[Not sent: the tool calls and results are out of order]**")
-                st.markdown(escape_markdown(str(entry.error)))
+                if not presenter.is_on():  # the problems name call ids
+                    st.markdown(escape_markdown(str(entry.error)))
         elif entry.error is not None:
             actionable = is_last and not busy
             # The deployment that refused the parameter is remembered, even if the picker changed since.
@@ -290,9 +292,21 @@ def _submit() -> None:
     text = value if isinstance(value, str) else (value.text or "")
     files = [] if isinstance(value, str) else list(value.files or [])
     prepared, rejected = prepare_images([(f.name, f.getvalue()) for f in files])
-    chat_state.set_notice("; ".join(str(err) for err in rejected) or None)
+    notes = [str(err) for err in rejected]
+    chat_state.set_notice("; ".join(notes) or None)
     if not text.strip() and not prepared:
         return
+    _add_prompt(text, [image.data_url for image in prepared], notes)
+
+
+def send_prompt(text: str) -> None:
+    """Send `text` as the next message, as if typed into the message box (the demo script's "Next" does)."""
+    chat_state.set_notice(None)
+    _add_prompt(text, [], [])
+
+
+def _add_prompt(text: str, images: list[str], notes: list[str]) -> None:
+    """Append the user's message (answering waiting tool calls "not run" first) and ask for an answer."""
     pending = pending_tool_calls()
     if pending:
         # Typed over calls waiting for results: each gets a visible "not run" result, so the request stays valid.
@@ -300,8 +314,8 @@ def _submit() -> None:
         chat_state.entries().extend(not_run)
         calls = "call was" if len(pending) == 1 else "calls were"
         said = f"{len(pending)} tool {calls} answered “not run”, as you sent a message instead of their results."
-        chat_state.set_notice("; ".join([*(str(err) for err in rejected), said]))
-    turn = ChatTurn(role="user", content=text, images=[image.data_url for image in prepared])
+        chat_state.set_notice("; ".join([*notes, said]))
+    turn = ChatTurn(role="user", content=text, images=images)
     chat_state.entries().append(ChatEntry(turn=turn))
     chat_state.set_editing(None)
     chat_state.request_generation()

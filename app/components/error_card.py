@@ -1,4 +1,8 @@
-"""Errors as cards in plain words, shown where they happened; never a key, never a stack trace."""
+"""Errors as cards in plain words, shown where they happened; never a key, never a stack trace.
+
+In presenter mode a card holds stage words only (services.stage_words): no endpoint, status, body, key source, request
+or trace id, content-filter table.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,22 @@ from typing import Any
 import streamlit as st
 
 from app.chat_params import JsonFieldError
+from app.components import presenter
 from app.components.trace_links import is_trace_id, trace_url
 from services import error_words
 from services.error_words import KEY_SOURCES, ROUTE_NAMES, plain
 from services.errors import ContentFilterError, InferenceError, UnsupportedParameterError
+from services.stage_words import stage_words
 
-__all__ = ["KEY_SOURCES", "ROUTE_NAMES", "describe_error", "plain", "render_error", "render_filtered_answer"]
+__all__ = [
+    "KEY_SOURCES",
+    "ROUTE_NAMES",
+    "describe_error",
+    "describe_on_stage",
+    "plain",
+    "render_error",
+    "render_filtered_answer",
+]
 
 
 def describe_error(err: BaseException) -> tuple[str, str]:
@@ -22,6 +36,13 @@ def describe_error(err: BaseException) -> tuple[str, str]:
     if isinstance(err, JsonFieldError):
         return ("Invalid JSON in an editor: nothing was sent", plain(err))
     return error_words.describe_error(err)
+
+
+def describe_on_stage(err: BaseException) -> tuple[str, str]:
+    """(title, body) for presenter mode: plain words, nothing technical from the error (an editor's JSON included)."""
+    if isinstance(err, JsonFieldError):
+        return ("A setting is not valid JSON: nothing was sent", "Fix it in the settings and retry.")
+    return stage_words(err)
 
 
 def retry_without_label(err: UnsupportedParameterError) -> str:
@@ -48,6 +69,9 @@ def render_filtered_answer(categories: dict[str, Any] | None, *, key: str) -> No
     """The card for an answer that ended with `finish_reason: content_filter`."""
     with st.container(border=True, key=f"errcard_filtered_{key}"):
         st.markdown("**:orange[The answer was cut off by the content filter]**")
+        if presenter.is_on():
+            st.markdown("The text that arrived before it is kept.")
+            return
         st.caption("The model's output was filtered (finish reason `content_filter`); the text so far is kept.")
         render_content_filter(categories or {}, blocked="answer")
 
@@ -60,10 +84,14 @@ def render_error(
     on_retry: Callable[[], None] | None = None,
 ) -> None:
     """Show an error as a bordered card; offers "Retry without <param>" for a rejected parameter."""
-    title, body = describe_error(err)
+    on_stage = presenter.is_on()
+    title, body = describe_on_stage(err) if on_stage else describe_error(err)
     with st.container(border=True, key=f"errcard_{key}"):
         st.markdown(f"**:red[{title}]**")
         st.markdown(body)
+        if on_stage:
+            _render_buttons(err, key, on_retry_without, on_retry)
+            return
         if isinstance(err, ContentFilterError):
             render_content_filter(err.categories, blocked="prompt")
         trace_id = getattr(err, "trace_id", None)
@@ -74,13 +102,22 @@ def render_error(
             where.append(f"[Open its trace]({trace_url(trace_id)})")  # every attempt, as sent and as answered
         if where:
             st.caption(" · ".join(where))
-        buttons = st.container(horizontal=True, gap="small")
-        if isinstance(err, UnsupportedParameterError) and on_retry_without is not None:
-            buttons.button(
-                retry_without_label(err),
-                key=f"retry_without_{key}",
-                on_click=on_retry_without,
-                args=(err.param,),
-            )
-        if on_retry is not None:
-            buttons.button("Retry", key=f"retry_{key}", on_click=on_retry)
+        _render_buttons(err, key, on_retry_without, on_retry)
+
+
+def _render_buttons(
+    err: BaseException,
+    key: str,
+    on_retry_without: Callable[[str], None] | None,
+    on_retry: Callable[[], None] | None,
+) -> None:
+    buttons = st.container(horizontal=True, gap="small")
+    if isinstance(err, UnsupportedParameterError) and on_retry_without is not None:
+        buttons.button(
+            retry_without_label(err),
+            key=f"retry_without_{key}",
+            on_click=on_retry_without,
+            args=(err.param,),
+        )
+    if on_retry is not None:
+        buttons.button("Retry", key=f"retry_{key}", on_click=on_retry)

@@ -1,10 +1,12 @@
 """One line of measurements under an answer: time to first token, total time, speed, tokens, finish reason, cost,
-and the retries it needed (linked to its trace on the Traces page)."""
+and the retries it needed (linked to its trace on the Traces page). In presenter mode: large figures (st.metric), no
+trace link."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from app.components import presenter
 from app.components.error_card import plain
 from app.components.trace_links import is_trace_id, trace_url
 from services.config import Deployment
@@ -44,8 +46,36 @@ def retry_note(metrics: Metrics) -> str | None:
     return note
 
 
+def stage_figures(metrics: Metrics, deployment: Deployment) -> list[tuple[str, str]]:
+    """(label, value) pairs for presenter mode's large figures, in display order (only the ones that are known)."""
+    figures: list[tuple[str, str]] = []
+    if metrics.ttft_s is not None:
+        figures.append(("First token", f"{metrics.ttft_s:.2f} s"))
+    figures.append(("Total time", f"{metrics.total_s:.2f} s"))
+    if metrics.tokens_per_s is not None:
+        figures.append(("Speed", f"{'≈' if metrics.tokens_estimated else ''}{metrics.tokens_per_s:.0f} tokens/s"))
+    if metrics.usage is not None:
+        figures.append(("Tokens", f"{metrics.usage.prompt_tokens + metrics.usage.completion_tokens:,}"))
+    price = cost(metrics.usage, deployment) if metrics.usage is not None else None
+    if price is not None:
+        figures.append(("Cost", f"${price:.4f}" if price >= 0.0001 or not price else "< $0.0001"))
+    return figures
+
+
+def _render_on_stage(metrics: Metrics, deployment: Deployment) -> None:
+    row = st.container(horizontal=True, gap="large")
+    for label, value in stage_figures(metrics, deployment):
+        row.metric(label, value, width="content")
+    if metrics.retries > 0:
+        st.caption(f"after {metrics.retries} {'retry' if metrics.retries == 1 else 'retries'}")
+
+
 def render_metrics(metrics: Metrics, deployment: Deployment) -> None:
-    """Show the measurements of one call as a compact caption; a retried call links to its trace."""
+    """Show the measurements of one call as a compact caption; a retried call links to its trace. In presenter mode,
+    large figures instead."""
+    if presenter.is_on():
+        _render_on_stage(metrics, deployment)
+        return
     parts = metrics_parts(metrics, deployment)
     note = retry_note(metrics)
     if note is not None:

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from app import state
 from app.auth import render_account
+from app.components import presenter
 from app.components.error_card import describe_error, plain
 from services import tracing
 from services.config import ApiKind, Deployment
@@ -113,7 +114,14 @@ def _status_line(deployment: Deployment, status: state.DeploymentStatus) -> str:
 
 
 def render_sidebar() -> Deployment | None:
-    """Draw the sidebar and return the selected deployment (None when nothing is configured)."""
+    """Draw the sidebar and return the selected deployment (None when nothing is configured).
+
+    In presenter mode nothing is drawn (so nothing of it reaches the page); the picker's choice is kept."""
+    if presenter.is_on():
+        key = state.selected_name_key()
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]  # an undrawn widget's value would be forgotten
+        return state.selected_deployment()
     with st.sidebar:
         render_account()
         error = state.config_error()
@@ -134,4 +142,5 @@ def render_sidebar() -> Deployment | None:
                 st.markdown(_status_line(deployment, statuses[deployment.name]))
             st.button("Check again", key="status_refresh", on_click=state.refresh_status, type="tertiary")
         _render_add_form()
+        presenter.render_switch()
     return state.selected_deployment()
