@@ -31,6 +31,7 @@ class EndpointConfig:
     max_queue: int = 64
     chat_model_path: str | None = None
     text_model_path: str | None = None
+    paraphrase_model_path: str | None = None
     tokenizer_path: str | None = None
     chat_context: int = 2048
     threads: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
@@ -54,6 +55,7 @@ class EndpointConfig:
             max_queue=_int(env, "LOCAL_ENDPOINT_MAX_QUEUE", 64, 0),
             chat_model_path=env.get("LOCAL_ENDPOINT_CHAT_MODEL") or None,
             text_model_path=env.get("LOCAL_ENDPOINT_TEXT_MODEL") or None,
+            paraphrase_model_path=env.get("LOCAL_ENDPOINT_PARAPHRASE_MODEL") or None,
             tokenizer_path=env.get("LOCAL_ENDPOINT_TOKENIZER") or None,
             chat_context=_int(env, "LOCAL_ENDPOINT_CHAT_CONTEXT", 2048, 256),
             threads=_int(env, "LOCAL_ENDPOINT_THREADS", max(1, min(4, os.cpu_count() or 1)), 1),

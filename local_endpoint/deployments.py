@@ -1,4 +1,4 @@
-"""The three deployments the endpoint serves, each a name, an operation, its `/info` answer and a model slot."""
+"""The deployments the endpoint serves, each a name, an operation, its `/info` answer and a model slot."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from local_endpoint.slots import ModelSlot
 
 CHAT = "smollm2-135m-instruct"
 TEXT_EMBEDDINGS = "all-minilm-l6-v2"
+PARAPHRASE_EMBEDDINGS = "paraphrase-minilm-l3-v2"
 IMAGE_EMBEDDINGS = "image-descriptor"
 
 
@@ -26,6 +27,8 @@ class Deployment:
     provider: str
     slot: ModelSlot[Any]
     also_serves: tuple[str, ...] = ()
+    # The vector size an embeddings deployment answers with (0 for chat).
+    dimensions: int = 0
 
     def serves(self, operation: str) -> bool:
         """True when this deployment answers `operation`'s route."""
@@ -53,9 +56,19 @@ def build_deployments(config: EndpointConfig) -> dict[str, Deployment]:
             TEXT_EMBEDDINGS,
             "embeddings",
             "embeddings",
-            text_embedder.MODEL_NAME,
-            text_embedder.PROVIDER,
+            text_embedder.MINILM.model_name,
+            text_embedder.MINILM.provider,
             ModelSlot(TEXT_EMBEDDINGS, lambda: text_embedder.load_text_embedder(config), q),
+            dimensions=text_embedder.MINILM.dimensions,
+        ),
+        Deployment(
+            PARAPHRASE_EMBEDDINGS,
+            "embeddings",
+            "embeddings",
+            text_embedder.PARAPHRASE.model_name,
+            text_embedder.PARAPHRASE.provider,
+            ModelSlot(PARAPHRASE_EMBEDDINGS, lambda: text_embedder.load_paraphrase_embedder(config), q),
+            dimensions=text_embedder.PARAPHRASE.dimensions,
         ),
         Deployment(
             IMAGE_EMBEDDINGS,
@@ -64,6 +77,7 @@ def build_deployments(config: EndpointConfig) -> dict[str, Deployment]:
             image_descriptor.MODEL_NAME,
             image_descriptor.PROVIDER,
             ModelSlot(IMAGE_EMBEDDINGS, lambda: image_descriptor.load_image_descriptor(config), q),
+            dimensions=image_descriptor.DIMENSIONS,
         ),
     ]
     return {d.name: d for d in items}

