@@ -50,7 +50,7 @@ def _render_embed() -> None:
             st.info(f"Embedded without the per-image text, which {deployment.name} does not take.")
     failure = stored_failure()
     if failure is not None and not items:
-        # The images it was about are gone (uploads do not survive a visit to another page), and so is its card.
+        # The images it was about are gone (removed by the user), and so is its card.
         discard_failure()
         failure = None
     if failure is not None and failure.text_refused:

@@ -5,15 +5,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
+from app.components import kept_uploads
+from app.components.kept_uploads import KeptFile
 from services import datasets
 from services.datasets import DatasetError, TextDataset
 
 SOURCE_KEY = "emb_source"
+PASTE_KEY = "emb_paste"
+UPLOAD_KEY = "emb_upload"
+# The uploaded (or moved) file, kept so it outlives a visit to another page.
+KEPT_KEY = "emb_upload_kept"
+COLUMNS_KEY = "emb_columns_kept"
+MOVED_KEY = "emb_paste_moved"
 SOURCES = ("Sample dataset", "Paste texts", "Upload a file")
 NOT_SENT = "(not sent)"
 NO_LABEL = "(none)"
+# Past this many lines the text box is the wrong tool (a longer paste is moved into a file); the browser stays
+# quick well past it (10,000 pasted lines: under a second in Chromium), but editing that many lines in a box is not.
+PASTE_MAX_LINES = 1_000
+# The box refuses a longer value outright, so the browser never holds more than about a megabyte of text.
+PASTE_MAX_CHARS = 1_000_000
+PASTED_FILE_NAME = "pasted-lines.txt"
+UPLOAD_TYPES = ["txt", "csv", "tsv", "jsonl", "ndjson", "json"]
 
 
 @dataclass(frozen=True)
@@ -37,32 +53,118 @@ def _sample() -> TextDataset:
     return datasets.sample_dataset()
 
 
+def _read_lines(data: bytes, name: str) -> pd.DataFrame:
+    """A .txt file as a one-column table, one text per line."""
+    try:
+        lines = data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DatasetError(
+            f"{name}: the file is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 and upload it "
+            "again"
+        ) from None
+    if not lines:
+        raise DatasetError(f"{name}: the file has no lines")
+    return pd.DataFrame({"text": lines})
+
+
 @st.cache_data(show_spinner=False, max_entries=4)
 def _table(data: bytes, name: str) -> Any:
     try:
+        if name.lower().endswith(".txt"):
+            return _read_lines(data, name)
         return datasets.read_table(data, name)
     except DatasetError as err:
         return err
 
 
-def _from_upload() -> TextDataset | DatasetError | None:
-    upload = st.file_uploader(
-        "CSV, TSV or JSONL file", type=["csv", "tsv", "jsonl", "ndjson", "json"], key="emb_upload"
+def _move_long_paste() -> None:
+    """on_change of the text box: a paste past PASTE_MAX_LINES becomes the kept file, every line of it."""
+    raw = str(st.session_state.get(PASTE_KEY) or "")
+    lines = len(raw.splitlines())
+    if lines <= PASTE_MAX_LINES:
+        return
+    kept_uploads.keep_one(KEPT_KEY, KeptFile(PASTED_FILE_NAME, raw.encode()))
+    st.session_state.pop(COLUMNS_KEY, None)
+    st.session_state[PASTE_KEY] = ""
+    st.session_state[SOURCE_KEY] = SOURCES[2]
+    st.session_state[MOVED_KEY] = lines
+
+
+def _from_paste() -> TextDataset | None:
+    raw = st.text_area(
+        "One text per line",
+        key=PASTE_KEY,
+        height=180,
+        max_chars=PASTE_MAX_CHARS,
+        on_change=_move_long_paste,
+        placeholder="The cat sat on the mat.\nStocks fell sharply today.\n…",
     )
-    if upload is None:
+    st.caption(
+        f"Up to {PASTE_MAX_LINES:,} lines here. For more, use **{SOURCES[2]}** (a .txt file with one text per "
+        f"line, or CSV / JSONL): a longer paste is moved there for you, and the box refuses a paste over "
+        f"{PASTE_MAX_CHARS:,} characters as a whole (what you typed before stays)."
+    )
+    return datasets.texts_from_lines(raw) if raw.strip() else None
+
+
+def _column(holder: Any, label: str, options: list[str], default: str, key: str) -> str:
+    """A column picker whose choice for the kept file comes back after a visit to another page."""
+    remembered: dict[str, str] = st.session_state.setdefault(COLUMNS_KEY, {})
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = remembered.get(key) if remembered.get(key) in options else default
+    value = str(holder.selectbox(label, options, key=key))
+    remembered[key] = value
+    return value
+
+
+def _current_file() -> KeptFile | None:
+    """The uploader's file, else the one kept from before (shown with a way to clear it)."""
+    upload = st.file_uploader(
+        "A .txt file (one text per line), or a CSV, TSV or JSONL file",
+        type=UPLOAD_TYPES,
+        key=UPLOAD_KEY,
+        on_change=kept_uploads.remember_one,
+        args=(UPLOAD_KEY, KEPT_KEY),
+    )
+    moved = st.session_state.pop(MOVED_KEY, None)
+    if moved is not None:
+        st.info(
+            f"The {moved:,} pasted lines are more than the text box takes ({PASTE_MAX_LINES:,}), so they were moved "
+            f"to a file, **{PASTED_FILE_NAME}**, with nothing left out. Next time, upload such texts as a file.",
+            icon=":material/move_down:",
+        )
+    if upload is not None:
+        return KeptFile(upload.name, upload.getvalue())
+    kept = kept_uploads.kept_one(KEPT_KEY)
+    if kept is None:
         return None
-    table = _table(upload.getvalue(), upload.name)
+    line = st.container(horizontal=True, vertical_alignment="center", key="emb_kept_file")
+    line.markdown(
+        f"Current file: **{kept.name}** ({kept_uploads.size_text(len(kept.data))}), kept from before; "
+        "upload another to replace it."
+    )
+    if line.button("Clear file", key="emb_kept_clear", icon=":material/close:"):
+        kept_uploads.forget(KEPT_KEY)
+        st.session_state.pop(COLUMNS_KEY, None)
+        st.rerun()
+    return kept
+
+
+def _from_upload() -> TextDataset | DatasetError | None:
+    file = _current_file()
+    if file is None:
+        return None
+    table = _table(file.data, file.name)
     if isinstance(table, DatasetError):
         return table
+    if file.name.lower().endswith(".txt"):
+        return datasets.dataset_from_table(table, "text", None)
     columns = list(table.columns)
-    guess = datasets.guess_text_column(table)
     left, right = st.columns(2)
-    text_column = left.selectbox("Text column", columns, index=columns.index(guess), key="emb_text_column")
+    text_column = _column(left, "Text column", columns, datasets.guess_text_column(table), "emb_text_column")
     label_choices = [NO_LABEL] + [c for c in columns if c != text_column]
     default_label = next((c for c in label_choices if c.lower() in ("label", "labels", "topic", "category")), NO_LABEL)
-    label_column = right.selectbox(
-        "Label column (optional)", label_choices, index=label_choices.index(default_label), key="emb_label_column"
-    )
+    label_column = _column(right, "Label column (optional)", label_choices, default_label, "emb_label_column")
     return datasets.dataset_from_table(table, text_column, None if label_column == NO_LABEL else label_column)
 
 
@@ -75,13 +177,7 @@ def collect_dataset() -> TextDataset | DatasetError | None:
             st.caption(f"{len(sample.texts)} short sentences in {len(set(sample.labels or []))} labelled topics.")
             return sample
         if source == SOURCES[1]:
-            raw = st.text_area(
-                "One text per line",
-                key="emb_paste",
-                height=180,
-                placeholder="The cat sat on the mat.\nStocks fell sharply today.\n…",
-            )
-            return datasets.texts_from_lines(raw) if raw.strip() else None
+            return _from_paste()
         return _from_upload()
     except DatasetError as err:
         return err

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from app.components import kept_uploads
 from services.images import (
     ImageLimits,
     ImageRejectedError,
@@ -19,6 +20,9 @@ from services.images import (
 )
 
 UPLOAD_KEY = "images_upload"
+# The uploader's files (kept as they change) and those from before it was last drawn afresh.
+UPLOAD_CURRENT_KEY = "images_upload_current"
+UPLOAD_EARLIER_KEY = "images_upload_earlier"
 SAMPLES_KEY = "images_use_samples"
 TEXTS_KEY = "images_texts"
 # Images the Generate tab sent here ("Embed these"): (file name, PNG bytes, the deployment that drew it).
@@ -97,13 +101,30 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
+def _earlier_uploads(current: list[tuple[str, bytes, str]]) -> list[tuple[str, bytes, str]]:
+    """Images uploaded before a visit to another page or tab, with a line saying so and a way to remove them."""
+    earlier = [f for f in kept_uploads.kept_many(UPLOAD_EARLIER_KEY) if (f.name, f.data, "") not in current]
+    if not earlier:
+        return []
+    line = st.container(horizontal=True, vertical_alignment="center", key="images_kept_uploads")
+    names = ", ".join(f.name for f in earlier[:5]) + (" …" if len(earlier) > 5 else "")
+    line.markdown(f"{len(earlier)} image(s) uploaded before are included: {names}.")
+    if line.button("Remove uploaded images", key="images_kept_remove", icon=":material/close:"):
+        kept_uploads.forget(UPLOAD_EARLIER_KEY)
+        st.rerun()
+    return [(f.name, f.data, "") for f in earlier]
+
+
 def collect_images(limits: ImageLimits) -> list[ImageItem]:
     """Show the uploader, the samples switch and the text table; name every file that cannot be used."""
+    kept_uploads.carry_over(UPLOAD_KEY, UPLOAD_CURRENT_KEY, UPLOAD_EARLIER_KEY)
     uploads = st.file_uploader(
         "Images (PNG, JPEG, WebP or GIF; a GIF sends its first frame)",
         accept_multiple_files=True,
         key=UPLOAD_KEY,
         help="Files are checked by their content, not their extension.",
+        on_change=kept_uploads.remember_many,
+        args=(UPLOAD_KEY, UPLOAD_CURRENT_KEY),
     )
     st.caption(
         f"Up to {limits.max_bytes / 2**20:.1f} MB per file, downscaled to {limits.max_side} px on the longest side "
@@ -111,6 +132,10 @@ def collect_images(limits: ImageLimits) -> list[ImageItem]:
     )
     use_samples = st.toggle("Use sample images", key=SAMPLES_KEY, help="Generated shapes in four families.")
     sources: list[tuple[str, bytes, str]] = [(f.name, f.getvalue(), "") for f in uploads or []]
+    unkept = len(sources) - len(st.session_state.get(UPLOAD_CURRENT_KEY) or [])
+    if unkept > 0:
+        st.caption(f"{unkept} of these file(s) are past what is kept in the session and go when you leave the page.")
+    sources += _earlier_uploads(sources)
     if use_samples:
         sources += [(s.name, s.data, s.family) for s in sample_images()]
     sources += _generated_sources()
