@@ -21,7 +21,12 @@ def _submit_form(at: AppTest) -> None:
 def test_chat_is_the_default_page_and_the_first_deployment_is_preselected(local_app: AppTest) -> None:
     picker = local_app.sidebar.selectbox(key="deployment_selected")
     assert picker.value == "smollm2-135m-instruct"
-    assert picker.options == ["smollm2-135m-instruct", "all-minilm-l6-v2", "image-descriptor"]
+    assert picker.options == [
+        "smollm2-135m-instruct",
+        "all-minilm-l6-v2",
+        "paraphrase-minilm-l3-v2",
+        "image-descriptor",
+    ]
     assert local_app.subheader[0].value == "Chat with smollm2-135m-instruct"
     picker.select("image-descriptor").run()
     assert local_app.subheader[0].value == "Chat with image-descriptor"

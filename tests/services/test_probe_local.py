@@ -1,4 +1,4 @@
-"""The probe and the deployment check against the embedded endpoint's three real deployments."""
+"""The probe and the deployment check against the embedded endpoint's real deployments."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def test_probe_maps_each_embedded_deployment_to_what_it_serves(local_deployments
     assert "tools" in unsupported_params(chat)
 
     assert text.status("embeddings") is Status.SUPPORTED
+    assert reports["paraphrase-minilm-l3-v2"].status("embeddings") is Status.SUPPORTED
     assert text.status("chat") is Status.NOT_SUPPORTED
     assert text.status("image_embeddings") is Status.NOT_SUPPORTED
     assert text.status("text_completion") is Status.NOT_SUPPORTED
@@ -43,6 +44,7 @@ def test_check_reads_info_of_every_embedded_deployment(local_deployments: dict[s
     assert types == {
         "smollm2-135m-instruct": "chat-completion",
         "all-minilm-l6-v2": "embeddings",
+        "paraphrase-minilm-l3-v2": "embeddings",
         "image-descriptor": "image_embeddings",
     }
     assert all(s.reachable and s.round_trip_s is not None and s.error is None for s in statuses.values())
