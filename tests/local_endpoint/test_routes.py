@@ -13,6 +13,7 @@ from tests.local_endpoint.openapi import model_type_with_live_forms, validate
 DEPLOYMENTS = {
     "smollm2-135m-instruct": "chat-completion",
     "all-minilm-l6-v2": "embeddings",
+    "paraphrase-minilm-l3-v2": "embeddings",
     "image-descriptor": "image_embeddings",
 }
 
@@ -71,7 +72,7 @@ def test_openai_sdk_lists_every_deployment(local_endpoint_url: str) -> None:
     client = OpenAI(base_url=f"{local_endpoint_url}/v1", api_key="unused")
     assert sorted(m.id for m in client.models.list()) == sorted(DEPLOYMENTS)
     raw = httpx.get(f"{local_endpoint_url}/v1/models").json()
-    assert {"id": "image-descriptor"}.items() <= raw["data"][2].items()
+    assert {"id": "image-descriptor"}.items() <= raw["data"][3].items()
 
 
 @pytest.mark.parametrize(
