@@ -140,8 +140,7 @@ def _current_file() -> KeptFile | None:
         return None
     line = st.container(horizontal=True, vertical_alignment="center", key="emb_kept_file")
     line.markdown(
-        f"Current file: **{kept.name}** ({kept_uploads.size_text(len(kept.data))}), kept from before; "
-        "upload another to replace it."
+        f"Current file: **{kept.name}** ({kept_uploads.size_text(len(kept.data))}); upload another file to replace it."
     )
     if line.button("Clear file", key="emb_kept_clear", icon=":material/close:"):
         kept_uploads.forget(KEPT_KEY)
