@@ -19,40 +19,19 @@ from app.components.compare_handoff import switch_to_chat_if_requested
 from app.components.compare_metrics import render_metrics_table
 from app.components.compare_pane import REMOVED, SHARED, blind_mask_for, pane_style, render_pane
 from app.components.compare_params import request_params, settings_inputs
-from app.components.compare_state import ActiveTurn, CompareState, compare_state
+from app.components.compare_state import CompareState, compare_state
+from app.components.compare_tools import answer_automatically, render_tool_settings
+from app.components.compare_turns import continue_panes, harvest, retry_pane, start_turn, stop
 from app.components.compare_url import open_link, sync_url
 from app.components.error_card import render_error
 from app.components.safe_markdown import render_untrusted
-from app.state import all_deployments, get_client, selected_deployment, unsupported_params
-from services import tracing
+from app.state import all_deployments, selected_deployment, unsupported_params
 from services.blind_mask import BlindMask
 from services.compare_export import export_html
-from services.compare_model import MAX_PANES, Turn, pane_messages, reply_from_snapshot
-from services.compare_run import CompareRun, PaneJob
+from services.compare_model import MAX_PANES
 from services.config import Deployment
 
 POLL_S = 0.08
-STOP_WAIT_S = 3.0
-
-
-def _harvest(state: CompareState, deployments: dict[str, Deployment]) -> None:
-    """Move a finished (or stopped) turn from the buffers into the conversation, once."""
-    active = state.active
-    if active is None or not active.run.done:
-        return
-    turn = state.turns[active.index]
-    for pane_id, snap in active.run.snapshots().items():
-        system, params = active.asked[pane_id]
-        deployment = deployments.get(snap.deployment)  # None when it was removed from the sidebar meanwhile
-        turn.replies[pane_id] = reply_from_snapshot(snap, deployment, system_prompt=system, params=params)
-    state.active = None
-
-
-def _stop(state: CompareState) -> None:
-    if state.active is not None:
-        state.active.run.stop()
-        # Closed connections end their threads within moments; wait so the partial text is harvested now.
-        state.active.run.wait(STOP_WAIT_S)
 
 
 def _default_deployment(deployments: dict[str, Deployment]) -> str | None:
@@ -68,47 +47,10 @@ def _add_pane(state: CompareState) -> None:
         state.add_pane(name)
 
 
-def _start_turn(
-    state: CompareState, prompt: str, asked: dict[str, tuple[str, dict[str, Any]]], deps: dict[str, Deployment]
-) -> None:
-    jobs = []
-    for pane in state.panes:
-        deployment = deps.get(pane.deployment)
-        if deployment is None:
-            continue
-        system, params = asked[pane.uid]
-        messages = pane_messages(state.turns, pane.uid, system, prompt)
-        jobs.append(PaneJob(pane.uid, deployment, get_client(deployment), messages, params))
-    if not jobs:
-        state.notice = "No pane has a configured deployment: nothing was sent."
-        return
-    state.turns.append(Turn(prompt))
-    with tracing.action("compare run"):  # every pane's call is one span of the run's trace
-        run = CompareRun(jobs).start()
-    state.active = ActiveTurn(len(state.turns) - 1, run, {job.pane_id: asked[job.pane_id] for job in jobs})
-
-
-def _retry_pane(
-    state: CompareState, pane_uid: str, asked: dict[str, tuple[str, dict[str, Any]]], deps: dict[str, Deployment]
-) -> None:
-    """Send the last turn's prompt again to one pane whose reply failed; the other panes' replies stay."""
-    pane = state.pane(pane_uid)
-    deployment = deps.get(pane.deployment) if pane is not None else None
-    if not state.turns or deployment is None or pane_uid not in asked:
-        return
-    turn = state.turns[-1]
-    system, params = asked[pane_uid]
-    messages = pane_messages(state.turns[:-1], pane_uid, system, turn.prompt)
-    turn.replies.pop(pane_uid, None)
-    with tracing.action("compare retry"):
-        run = CompareRun([PaneJob(pane_uid, deployment, get_client(deployment), messages, params)]).start()
-    state.active = ActiveTurn(len(state.turns) - 1, run, {pane_uid: asked[pane_uid]})
-
-
 def _render_toolbar(state: CompareState, deployments: dict[str, Deployment], mask: BlindMask | None) -> None:
     bar = st.container(horizontal=True, key="compare_toolbar", vertical_alignment="center")
     if state.running:
-        bar.button("Stop", key="compare.stop", type="primary", icon=":material/stop:", on_click=_stop, args=(state,))
+        bar.button("Stop", key="compare.stop", type="primary", icon=":material/stop:", on_click=stop, args=(state,))
     bar.button(
         "Add pane",
         key="compare.add",
@@ -222,7 +164,7 @@ def render() -> None:
     state = compare_state()
     deployments = all_deployments()
     open_link(state, deployments, _default_deployment(deployments))
-    _harvest(state, deployments)
+    harvest(state, deployments)
 
     st.title("Compare")
     url_slot = st.empty()  # the URL's script, always in the same place so a rerun does not draw it again
@@ -240,6 +182,7 @@ def render() -> None:
 
     with st.expander("Shared system prompt and parameters", expanded=False):
         shared = settings_inputs(SHARED)
+    render_tool_settings(state)
     own: dict[str, tuple[str, Any]] = {}
     placeholders: dict[str, DeltaGenerator] = {}
     labels = state.labels()
@@ -273,9 +216,13 @@ def render() -> None:
     )
     retry, state.retry_pane = state.retry_pane, None
     if retry is not None and not state.running and not problems:
-        _retry_pane(state, retry, asked, deployments)
+        retry_pane(state, retry, asked, deployments)
         st.rerun()
     if prompt and not state.running and not problems:
-        _start_turn(state, prompt, asked, deployments)
+        start_turn(state, prompt, asked, deployments)
         st.rerun()
+    if not problems:
+        answer_automatically(state)
+        if continue_panes(state, asked, deployments):
+            st.rerun()
     _poll(state, placeholders, status, mask)

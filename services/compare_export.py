@@ -6,11 +6,21 @@ import datetime as dt
 import html
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from services.blind_mask import BlindMask
-from services.compare_model import ALL_BAD, TIE, MetricsRow, Turn, best_panes, conversation_rows, last_turn_rows
+from services.compare_model import (
+    ALL_BAD,
+    TIE,
+    MetricsRow,
+    PaneReply,
+    Turn,
+    api_tool_calls,
+    best_panes,
+    conversation_rows,
+    last_turn_rows,
+)
 from services.config import Deployment
 from services.transcript import FAILED_MARK
 
@@ -26,6 +36,7 @@ h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}h3{font-size:1rem;margin
 table{border-collapse:collapse;margin-top:.5rem}td,th{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:right}
 th:first-child,td:first-child{text-align:left}.best{font-weight:700;background:#dafbe1}
 pre{background:#f6f8fa;padding:.4rem;border-radius:6px;white-space:pre-wrap}
+.tool-result{border-left:3px solid #8250df;padding-left:.6rem;margin:.4rem 0}.tool-call{margin:.4rem 0}
 """
 
 
@@ -77,6 +88,40 @@ def _scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def _reply_parts(reply: PaneReply, shown: str, hide: Callable[[str], str]) -> list[str]:
+    """One answer of a pane: text, tool calls, the results given to them, notes, error and parameters."""
+    parts = [f"<div class='reply'>{_esc(reply.text)}</div>"] if reply.text else []
+    calls = api_tool_calls(reply)
+    for call in calls:
+        function = call["function"]
+        parts.append(
+            f"<div class='tool-call'><p class='muted'>Tool call · {_esc(function['name'])} · call {_esc(call['id'])}"
+            f"</p><pre>{_esc(function['arguments'])}</pre></div>"
+        )
+    names = {call["id"]: call["function"]["name"] for call in calls}
+    for result in reply.tool_results:
+        parts.append(
+            f"<div class='tool-result'><p class='muted'>Tool result · {_esc(names.get(result.call_id, '?'))} · call "
+            f"{_esc(result.call_id)}</p><pre>{_esc(result.content)}</pre></div>"
+        )
+    if reply.status == "stopped":
+        parts.append("<p class='muted'>stopped</p>")
+    if reply.failed:
+        parts.append(f"<p class='muted'>{_esc(FAILED_MARK)} (left out of this pane's later history)</p>")
+    if reply.error is not None:
+        error_text = str(reply.error)
+        if reply.deployment and reply.deployment not in shown:
+            # While blind the reader sees only the label: the error must not name the deployment either.
+            error_text = error_text.replace(reply.deployment, shown)
+        parts.append(f"<p class='error'>{_esc(hide(error_text))}</p>")
+    settings: dict[str, Any] = {"system": reply.system_prompt, **reply.params}
+    parts.append(
+        f"<details><summary class='muted'>Parameters</summary><pre>"
+        f"{_esc(hide(json.dumps(settings, indent=2, default=str)))}</pre></details>"
+    )
+    return parts
+
+
 def export_html(
     turns: Sequence[Turn],
     pane_ids: Sequence[str],
@@ -105,30 +150,14 @@ def export_html(
         parts.append(f"<section class='turn'><h2>Turn {index}</h2><div class='prompt'>{_esc(turn.prompt)}</div>")
         parts.append(f"<p class='muted'>Vote: {_esc(_vote_text(turn, names))}</p><div class='panes'>")
         for pid in pane_ids:
-            reply = turn.replies.get(pid)
-            if reply is None:
+            chain = turn.chain(pid)
+            if not chain:
                 continue
             css = "pane winner" if turn.vote == pid else "pane"
             parts.append(f"<div class='{css}'><h3>{_esc(names.get(pid, pid))}</h3>")
-            if reply.text:
-                parts.append(f"<div class='reply'>{_esc(reply.text)}</div>")
-            for call in reply.tool_calls:
-                parts.append(f"<pre>tool call {_esc(call.function.name)}({_esc(call.function.arguments)})</pre>")
-            if reply.status == "stopped":
-                parts.append("<p class='muted'>stopped</p>")
-            if reply.failed:
-                parts.append(f"<p class='muted'>{_esc(FAILED_MARK)} (left out of this pane's later history)</p>")
-            if reply.error is not None:
-                shown, error_text = names.get(pid, reply.deployment), str(reply.error)
-                if reply.deployment and reply.deployment not in shown:
-                    # While blind the reader sees only the label: the error must not name the deployment either.
-                    error_text = error_text.replace(reply.deployment, shown)
-                parts.append(f"<p class='error'>{_esc(hide(error_text))}</p>")
-            settings: dict[str, Any] = {"system": reply.system_prompt, **reply.params}
-            parts.append(
-                f"<details><summary class='muted'>Parameters</summary><pre>"
-                f"{_esc(hide(json.dumps(settings, indent=2, default=str)))}</pre></details></div>"
-            )
+            for reply in chain:
+                parts += _reply_parts(reply, names.get(pid, reply.deployment), hide)
+            parts.append("</div>")
         parts.append("</div>")
         parts.append(_metrics_table("Metrics", last_turn_rows([turn], pane_ids), names))
         parts.append("</section>")

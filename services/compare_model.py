@@ -14,6 +14,7 @@ from typing import Any, Literal
 from services.config import Deployment
 from services.metrics import cost as usage_cost
 from services.schemas import ChatResult, Metrics, ToolCall
+from services.tool_turns import NOT_RUN_RESULT, PendingCall, pending_calls, tool_message, with_call_ids
 
 PaneStatus = Literal["waiting", "streaming", "done", "stopped", "error"]
 FINISHED: frozenset[str] = frozenset({"done", "stopped", "error"})
@@ -46,6 +47,14 @@ class PaneSnapshot:
 # --- the conversation ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ToolResult:
+    """The result given to one tool call of a reply: the call's id and the content sent as the tool message."""
+
+    call_id: str
+    content: str
+
+
 @dataclass
 class PaneReply:
     """One pane's answer in a finished turn, with what it was asked with."""
@@ -61,6 +70,7 @@ class PaneReply:
     system_prompt: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     model: str | None = None  # the model that answered, as the endpoint named it (hidden while blind)
+    tool_results: list[ToolResult] = field(default_factory=list)  # the answers to `tool_calls`, in order given
 
     @property
     def failed(self) -> bool:
@@ -75,6 +85,13 @@ class Turn:
     prompt: str
     replies: dict[str, PaneReply] = field(default_factory=dict)
     vote: str | None = None
+    # Pane id -> the replies that continued this turn after tool results, in order (the first reply is in `replies`).
+    rounds: dict[str, list[PaneReply]] = field(default_factory=dict)
+
+    def chain(self, pane_id: str) -> list[PaneReply]:
+        """A pane's replies in this turn: the first answer, then each answer given after tool results."""
+        first = self.replies.get(pane_id)
+        return [] if first is None else [first, *self.rounds.get(pane_id, [])]
 
 
 def reply_from_snapshot(
@@ -103,26 +120,64 @@ def reply_from_snapshot(
     )
 
 
-def pane_messages(turns: Iterable[Turn], pane_id: str, system_prompt: str, prompt: str) -> list[dict[str, Any]]:
-    """The messages one pane sends next: its own history (only its own replies) plus the new prompt.
+def api_tool_calls(reply: PaneReply) -> list[dict[str, Any]]:
+    """A reply's tool calls as the API takes them back, each with an id (`call_<n>` for one that came without)."""
+    return with_call_ids(call.model_dump() for call in reply.tool_calls)
+
+
+def _reply_messages(reply: PaneReply) -> list[dict[str, Any]]:
+    """One reply as history: the assistant message (with its `tool_calls`), then a tool message per result."""
+    if not reply.tool_calls:
+        return [{"role": "assistant", "content": reply.text}] if reply.text else []
+    calls = api_tool_calls(reply)
+    ids = {call["id"] for call in calls}
+    results = [tool_message(r.call_id, r.content) for r in reply.tool_results if r.call_id in ids]
+    return [{"role": "assistant", "content": reply.text or None, "tool_calls": calls}, *results]
+
+
+def pane_history(turns: Iterable[Turn], pane_id: str, system_prompt: str) -> list[dict[str, Any]]:
+    """One pane's conversation as API messages: its prompts, only its own replies, their tool calls and results.
 
     A turn this pane failed (PaneReply.failed) is left out: resending a blocked prompt would fail every later turn,
-    and an unanswered one would put two user messages in a row.
-    """
+    and an unanswered one would put two user messages in a row. A failed answer after tool results is left out
+    too (the results stay: a user message may follow them)."""
     messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
     for turn in turns:
-        reply = turn.replies.get(pane_id)
-        if reply is None or reply.failed:
+        chain = turn.chain(pane_id)
+        if not chain or chain[0].failed:
             continue
         messages.append({"role": "user", "content": turn.prompt})
-        if reply.tool_calls:
-            # A tool call the playground did not run is described in text, so the next turn stays a valid request.
-            calls = ", ".join(f"{c.function.name}({c.function.arguments})" for c in reply.tool_calls)
-            messages.append({"role": "assistant", "content": (reply.text + f"\n[tool calls: {calls}]").strip()})
-        elif reply.text:
-            messages.append({"role": "assistant", "content": reply.text})
-    messages.append({"role": "user", "content": prompt})
+        for reply in chain:
+            if not reply.failed:
+                messages += _reply_messages(reply)
     return messages
+
+
+def pane_messages(turns: Iterable[Turn], pane_id: str, system_prompt: str, prompt: str) -> list[dict[str, Any]]:
+    """The messages one pane sends next: its own history (see pane_history) plus the new prompt."""
+    return [*pane_history(turns, pane_id, system_prompt), {"role": "user", "content": prompt}]
+
+
+def waiting_calls(turns: Sequence[Turn], pane_id: str) -> list[PendingCall]:
+    """The tool calls of the pane's last answer in the last turn that wait for a result (none while it failed)."""
+    chain = turns[-1].chain(pane_id) if turns else []
+    if not chain or chain[-1].failed:
+        return []
+    return pending_calls(pane_history(turns[-1:], pane_id, ""))
+
+
+def answer_calls(turns: Sequence[Turn], pane_id: str, results: Mapping[str, str]) -> int:
+    """Record results (call id -> content) for the pane's waiting calls; returns how many were recorded."""
+    waiting = {call.id for call in waiting_calls(turns, pane_id)}
+    given = [ToolResult(call_id, content) for call_id, content in results.items() if call_id in waiting]
+    if given:
+        turns[-1].chain(pane_id)[-1].tool_results.extend(given)
+    return len(given)
+
+
+def decline_waiting(turns: Sequence[Turn], pane_id: str) -> int:
+    """Answer the pane's waiting calls NOT_RUN_RESULT (a new prompt was typed over them); returns how many."""
+    return answer_calls(turns, pane_id, {call.id: NOT_RUN_RESULT for call in waiting_calls(turns, pane_id)})
 
 
 # --- metrics ------------------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from app.components.compare_state import compare_state
 from app.components.param_panel import load_values
 from app.components.system_prompt import set_system_prompt
 from app.state import all_deployments, selected_name_key
-from services.compare_model import PaneReply, Turn
+from services.compare_model import PaneReply, Turn, api_tool_calls
 from services.transcript import ChatTurn, TurnMetrics
 
 _GOTO_CHAT = "compare.goto_chat"
@@ -38,7 +38,7 @@ def _assistant_entry(reply: PaneReply) -> ChatEntry:
     turn = ChatTurn(
         role="assistant",
         content=reply.text,
-        tool_calls=[call.model_dump() for call in reply.tool_calls],
+        tool_calls=api_tool_calls(reply),
         stopped=reply.status == "stopped",
         finish_reason=metrics.finish_reason if metrics is not None else None,
         deployment=reply.deployment,
@@ -66,8 +66,13 @@ def chat_entries_for_pane(turns: Sequence[Turn], pane_id: str) -> list[ChatEntry
         # A prompt this pane failed stays marked on the chat page too, so it is not sent again from there.
         failure = " ".join(str(reply.error).split()) if reply.failed else None
         entries.append(ChatEntry(turn=ChatTurn(role="user", content=turn.prompt, failed=reply.failed, failure=failure)))
-        if reply.text or reply.tool_calls or reply.error is not None:
-            entries.append(_assistant_entry(reply))
+        for step, answer in enumerate(turn.chain(pane_id)):
+            if answer.text or answer.tool_calls or (answer.error is not None and step == 0):
+                entries.append(_assistant_entry(answer))
+            entries += [
+                ChatEntry(turn=ChatTurn(role="tool", content=result.content, tool_call_id=result.call_id))
+                for result in answer.tool_results
+            ]
     return entries
 
 

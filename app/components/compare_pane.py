@@ -13,6 +13,7 @@ from app.chat_params import ParamValues
 from app.components.compare_handoff import prepare_handoff
 from app.components.compare_params import SHARED, copy_settings, not_sent, pane_prefix, settings_inputs
 from app.components.compare_state import CompareState, PaneConfig
+from app.components.compare_tools import render_tool_results, render_waiting
 from app.components.error_card import render_error, render_filtered_answer
 from app.components.metrics_strip import render_metrics
 from app.components.safe_markdown import render_untrusted
@@ -71,8 +72,9 @@ def blind_mask_for(state: CompareState, deployments: Mapping[str, Deployment]) -
         words.setdefault(labels[pane.uid], []).extend(_names_of(pane.deployment, deployment))
         endpoints.append(deployment.endpoint if deployment is not None else None)
     for turn in state.turns:
-        for pid, reply in turn.replies.items():
-            words.setdefault(labels.get(pid, REMOVED), []).extend([reply.deployment, reply.model])
+        for pid in turn.replies:
+            for reply in turn.chain(pid):
+                words.setdefault(labels.get(pid, REMOVED), []).extend([reply.deployment, reply.model])
     return blind_mask(words, endpoints)
 
 
@@ -222,24 +224,31 @@ def render_pane(
                 render_untrusted(turn.prompt)
                 if pane.uid in turn.replies and turn.replies[pane.uid].failed:
                     st.caption(f":orange[{FAILED_MARK}]")
-            if index == active_index and pane.uid in state.active.asked:  # type: ignore[union-attr]
-                with st.container(key=f"compare_live_{pane.uid}"):
-                    placeholder = st.empty()
-                    placeholder.caption("waiting for the first token…")
-            elif pane.uid in turn.replies:
-                reply = turn.replies[pane.uid]
-                last_failed = reply.failed and index == len(state.turns) - 1 and not state.running
+            live = index == active_index and pane.uid in state.active.asked  # type: ignore[union-attr]
+            chain = turn.chain(pane.uid)
+            if live and not state.active.continuing:  # type: ignore[union-attr]
+                chain = []  # a retry of the whole turn: its old reply is being replaced
+            for step, reply in enumerate(chain):
+                last_failed = reply.failed and step == len(chain) - 1 and index == len(state.turns) - 1
                 render_reply(
                     reply,
                     deployments,
-                    key=f"{pane.uid}_{index}",
+                    key=f"{pane.uid}_{index}" if step == 0 else f"{pane.uid}_{index}_{step}",
                     blind_label=label if blind else None,
                     mask=mask,
-                    # Sends this turn's prompt again to this pane alone, with its current settings.
-                    on_retry=functools.partial(state.request_retry, pane.uid) if last_failed else None,
+                    # Sends this request again to this pane alone, with its current settings.
+                    on_retry=functools.partial(state.request_retry, pane.uid)
+                    if last_failed and not state.running
+                    else None,
                 )
-            elif index != active_index:
+                render_tool_results(reply)
+            if live:
+                with st.container(key=f"compare_live_{pane.uid}"):
+                    placeholder = st.empty()
+                    placeholder.caption("waiting for the first token…")
+            elif not chain and index != active_index:
                 st.caption("this pane was not part of this turn")
+        render_waiting(state, pane.uid)
         _continue_button(state, pane.uid)
         return placeholder, settings
 

@@ -35,6 +35,7 @@ class ActiveTurn:
     index: int
     run: CompareRun
     asked: dict[str, tuple[str, dict[str, Any]]]  # pane uid -> (system prompt, params)
+    continuing: bool = False  # the panes answer their tool results: each reply extends the turn's rounds
 
 
 @dataclass
@@ -55,6 +56,8 @@ class CompareState:
     retry_pane: str | None = None  # a pane whose failed last turn the user asked to send again
     sealed_link: tuple[str, str] | None = None  # (link payload, its blind token): the URL stays put while unchanged
     url_written: bool = False  # the page has drawn its history guard, so writing the URL adds no history entry
+    auto_tools: bool = False  # answer tool calls without a click when canned results / built-in tools cover them
+    continue_panes: set[str] = field(default_factory=set)  # panes whose tool results are given: the page sends them
 
     def add_pane(self, deployment: str) -> PaneConfig | None:
         """Add a pane bound to `deployment`; None when four panes exist already."""

@@ -81,15 +81,6 @@ def test_each_pane_sends_only_its_own_history_with_the_new_prompt(turns):
     assert [m["content"] for m in pane_messages(turns, "b", "", "third?")] == ["first?", "B1", "third?"]
 
 
-def test_a_tool_call_reply_is_carried_as_text_so_the_next_request_stays_valid():
-    call = ToolCall(id="c1", function=FunctionCall(name="weather", arguments='{"city":"Oslo"}'))
-    turn = Turn("w?", {"a": reply("a", "alpha", "", None, tool_calls=[call])})
-    assert pane_messages([turn], "a", "", "next")[1] == {
-        "role": "assistant",
-        "content": '[tool calls: weather({"city":"Oslo"})]',
-    }
-
-
 def test_last_turn_metrics_mark_the_best_value_per_column(turns):
     rows = last_turn_rows(turns[:1], ["a", "b"])
     assert rows[0].values["TTFT (s)"] == 0.2 and rows[1].values["Tokens out"] == 30
