@@ -8,8 +8,6 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -18,30 +16,23 @@ from app import run_slots
 from services import tracing
 from services.client import InferenceClient
 from services.config import DEFAULT_CONFIG, ConfigError, Deployment, load_settings
-from services.errors import InferenceError, ModalityNotSupportedError
+from services.errors import InferenceError
 from services.netguard import AddressGuard, EndpointPolicyError, policy_from_env
+from services.probe import DeploymentStatus, check_all
 from services.schemas import ModelInfo
 from services.store.refusals import Refusal, RefusalStore, RefusalStoreError, endpoint_key
 
 # Status is fetched at most this often per deployment, not on every rerun.
 STATUS_TTL_S = 300
+# A status check waits this long at most: one dead endpoint must not hold up the sidebar.
+STATUS_TIMEOUT_S = 5.0
 _ADDED = "deployments_added"
 _SELECTED = "deployment_selected"
 _UNSUPPORTED = "unsupported_params"
 log = logging.getLogger(__name__)
-# fingerprint -> (monotonic time, /info answer or error, latency); process-wide like st.cache_resource.
-_STATUS: dict[str, tuple[float, ModelInfo | InferenceError, float]] = {}
+# fingerprint -> (monotonic time, status); process-wide like st.cache_resource.
+_STATUS: dict[str, tuple[float, DeploymentStatus]] = {}
 _STATUS_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True)
-class DeploymentStatus:
-    """What the sidebar shows for one deployment: reachable or not, the model name, and the /info latency."""
-
-    reachable: bool
-    model_name: str | None
-    latency_s: float | None
-    detail: str = ""
 
 
 def _fingerprint(deployment: Deployment) -> str:
@@ -154,65 +145,50 @@ def get_client(deployment: Deployment, *, guarded: bool | None = None) -> Infere
     return _client(deployment.name, _fingerprint(deployment) + policy, deployment, guard)
 
 
-def _fetch_info(deployment: Deployment, guard: AddressGuard | None) -> tuple[ModelInfo | InferenceError, float]:
-    # A quick probe with its own short-lived client (this runs in worker threads, outside Streamlit's caches):
-    # short timeouts and no retries, so one dead endpoint does not hold up the sidebar.
-    probe = deployment.model_copy(update={"max_retries": 0, "connect_timeout": 3.0, "read_timeout": 5.0})
-    client = InferenceClient(probe, guard=guard)
-    started = time.perf_counter()
-    try:
-        info: ModelInfo | InferenceError = client.info()
-    except InferenceError as err:
-        info = err
-    finally:
-        client.close()
-    return info, time.perf_counter() - started
-
-
-def _cached_status(deployments: list[Deployment]) -> list[tuple[ModelInfo | InferenceError, float]]:
-    """/info answers for several deployments, fetched concurrently when missing or older than STATUS_TTL_S."""
+def _cached_status(deployments: list[Deployment]) -> list[DeploymentStatus]:
+    """The status of each deployment, checked (all at once, by services.probe) when missing or older than
+    STATUS_TTL_S."""
     now = time.monotonic()
     keys = [_fingerprint(d) for d in deployments]
     with _STATUS_LOCK:
-        missing = [
-            (k, d) for k, d in zip(keys, deployments, strict=True) if now - _STATUS.get(k, (-1e9,))[0] > STATUS_TTL_S
-        ]
+        missing = {
+            k: d for k, d in zip(keys, deployments, strict=True) if now - _STATUS.get(k, (-1e9,))[0] > STATUS_TTL_S
+        }
     if missing:
+        # Guards are decided here, in the page's thread (they read the session); the checks run in worker threads.
+        guards = {d.name: guard_for(d, None) for d in missing.values()}
+
+        def client_for(probe: Deployment) -> InferenceClient:
+            return InferenceClient(probe, guard=guards[probe.name])
+
         # One trace per round of status checks, not one per deployment: they are one thing the app did.
-        action = tracing.action("deployment status")
-        with run_slots.released(), action, ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
-            targets = [d for _, d in missing]
-            fetched = list(pool.map(tracing.carry(_fetch_info), targets, [guard_for(d, None) for d in targets]))
+        with run_slots.released(), tracing.action("deployment status"):
+            checked = check_all(missing.values(), timeout_s=STATUS_TIMEOUT_S, client_factory=client_for)
         with _STATUS_LOCK:
-            for (k, _), (info, latency) in zip(missing, fetched, strict=True):
-                _STATUS[k] = (time.monotonic(), info, latency)
+            for key, deployment in missing.items():
+                _STATUS[key] = (time.monotonic(), checked[deployment.name])
     with _STATUS_LOCK:
-        return [(_STATUS[k][1], _STATUS[k][2]) for k in keys]
+        return [_STATUS[k][1] for k in keys]
 
 
 def get_info(deployment: Deployment) -> ModelInfo | InferenceError:
-    """The deployment's /info answer, or the error it gave; cached for a few minutes."""
-    return _cached_status([deployment])[0][0]
-
-
-def _status_of(deployment: Deployment, info: ModelInfo | InferenceError, latency: float) -> DeploymentStatus:
-    if isinstance(info, ModelInfo):
-        return DeploymentStatus(True, info.model_name, latency)
-    if isinstance(info, ModalityNotSupportedError):
-        # Azure OpenAI, GitHub Models and OpenAI-compatible servers have no /info but answer fine.
-        return DeploymentStatus(True, deployment.model, latency, "no /info route")
-    return DeploymentStatus(False, deployment.model, None, str(info))
+    """The deployment's /info answer, or the error that says why there is none; cached for a few minutes."""
+    status = _cached_status([deployment])[0]
+    if status.info is not None:
+        return status.info
+    if status.info_error is not None:
+        return status.info_error
+    return InferenceError(status.error or "no answer from /info", deployment=deployment.name)
 
 
 def deployment_status(deployment: Deployment) -> DeploymentStatus:
-    """Reachable, model name and latency of a deployment, from the cached /info call."""
+    """What a deployment is and whether it answers, from the cached check."""
     return deployment_statuses([deployment])[deployment.name]
 
 
 def deployment_statuses(deployments: list[Deployment]) -> dict[str, DeploymentStatus]:
     """Status of each deployment by name; the uncached ones are checked at the same time."""
-    results = _cached_status(deployments)
-    return {d.name: _status_of(d, info, latency) for d, (info, latency) in zip(deployments, results, strict=True)}
+    return {d.name: status for d, status in zip(deployments, _cached_status(deployments), strict=True)}
 
 
 def refresh_status() -> None:

@@ -274,7 +274,12 @@ KINDS_WITH_INFO = ("azure-inference",)
 
 @dataclass(frozen=True)
 class DeploymentStatus:
-    """What the models page shows for one deployment: identity, connection facts and one round trip."""
+    """One deployment checked: identity (/info, or /models for kinds without it), connection facts and one round
+    trip. The one status of the app: the sidebar's status lines, the models page's table and every page that asks
+    what a deployment serves (`info`, or `info_error` saying why there is none) read it.
+
+    `reachable` means the endpoint answered at all (a 401 is an answer); `usable` that it also answered without an
+    error, which is what the sidebar's green dot and compare's default panes need."""
 
     name: str
     kind: str
@@ -287,6 +292,29 @@ class DeploymentStatus:
     info: ModelInfo | None = None
     models: list[str] | None = None
     error: str | None = None
+    model: str | None = None  # the configured `model`, the name shown for kinds whose endpoint does not say
+    info_error: InferenceError | None = field(default=None, compare=False, repr=False)
+    error_type: str | None = None  # the error's class name, e.g. "AuthenticationError"
+
+    @property
+    def usable(self) -> bool:
+        """The endpoint answered, and not with an error: a route it lacks (/info, /models on some OpenAI-compatible
+        servers) is not one, since it still answers chat."""
+        return self.reachable and (self.error is None or self.error_type == ModalityNotSupportedError.__name__)
+
+    @property
+    def model_name(self) -> str | None:
+        """The model's name from /info, else the configured one."""
+        return self.info.model_name if self.info is not None else self.model
+
+    @property
+    def latency_s(self) -> float | None:
+        return self.round_trip_s
+
+    @property
+    def detail(self) -> str:
+        """What went wrong, in words (empty when nothing did)."""
+        return self.error or ""
 
 
 def auth_mode(deployment: Deployment) -> str:
@@ -312,18 +340,25 @@ def check_deployment(client: InferenceClient, deployment: Deployment) -> Deploym
     info: ModelInfo | None = None
     models: list[str] | None = None
     error: Exception | None = None
+    info_error: InferenceError | None = None
     started = time.perf_counter()
     try:
         if deployment.api in KINDS_WITH_INFO:
             try:
                 info = client.info()
-            except ModalityNotSupportedError:
+            except ModalityNotSupportedError as exc:
+                info_error = exc
                 started = time.perf_counter()
                 models = client.list_models()
         else:
+            info_error = ModalityNotSupportedError(
+                f"/info is not offered by {deployment.api} endpoints", deployment=deployment.name, route="/info"
+            )
             models = client.list_models()
     except Exception as exc:
         error = exc
+        if isinstance(exc, InferenceError):
+            info_error = info_error or exc
     elapsed = time.perf_counter() - started
     answered = error is None or (isinstance(error, InferenceError) and error.status is not None)
     return DeploymentStatus(
@@ -338,6 +373,9 @@ def check_deployment(client: InferenceClient, deployment: Deployment) -> Deploym
         info=info,
         models=models,
         error=None if error is None else _describe_error(error),
+        model=deployment.model,
+        info_error=info_error,
+        error_type=None if error is None else type(error).__name__,
     )
 
 

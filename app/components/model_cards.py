@@ -5,24 +5,19 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import run_slots, state
+from app import state
 from app.components.error_card import plain
-from services import tracing
-from services.probe import DeploymentStatus, check_all
-
-STATUS_KEY = "models_status"
+from services.probe import DeploymentStatus
 
 
 def deployment_statuses(*, refresh: bool = False) -> dict[str, DeploymentStatus]:
-    """Every deployment checked once per session (in parallel), again when `refresh` is set or the list changed."""
+    """Every deployment's status from the app's one status check (app/state.py, shared with the sidebar and cached
+    for a few minutes); checked again, all at once, when `refresh` is set."""
     deployments = state.all_deployments()
-    stored: dict[str, DeploymentStatus] = st.session_state.get(STATUS_KEY, {})
-    if refresh or set(stored) != set(deployments):
-        spinner = st.spinner(f"Asking {len(deployments)} deployment(s) what they are…")
-        with spinner, run_slots.released(), tracing.action("deployment check"):
-            stored = check_all(deployments.values())
-        st.session_state[STATUS_KEY] = stored
-    return {name: stored[name] for name in deployments if name in stored}
+    if refresh:
+        state.refresh_status()
+    with st.spinner(f"Asking {len(deployments)} deployment(s) what they are…"):
+        return state.deployment_statuses(list(deployments.values()))
 
 
 def _identity(status: DeploymentStatus) -> tuple[str, str, str]:

@@ -106,7 +106,7 @@ def _render_add_form() -> None:
 
 
 def _status_line(deployment: Deployment, status: state.DeploymentStatus) -> str:
-    if not status.reachable:
+    if not status.usable:
         return f":red[●] **{deployment.name}**: unreachable  \n:small[{plain(status.detail)}]"
     model = plain(status.model_name) if status.model_name else "model not reported"
     latency = f"{status.latency_s * 1000:.0f} ms" if status.latency_s is not None else ""

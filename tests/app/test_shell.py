@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import all_text
 from tests.fixtures.app_server import local_deployments_toml, toml_deployment
-from tests.fixtures.fault_server import closed_port
+from tests.fixtures.fault_server import FaultServer, Reply, closed_port
 
 SESSION_KEY = "session-key-9a8b7c6d5e"
 
@@ -42,6 +42,38 @@ def test_sidebar_shows_each_deployments_status(
     assert "**smollm2-135m-instruct**: SmolLM2-135M-Instruct · " in status and " ms" in status
     assert "**image-descriptor**: classical-colour-texture-descriptor" in status
     assert "**offline**: unreachable" in status and f"127.0.0.1:{port}" in status
+
+
+def test_the_sidebar_and_the_models_page_share_one_status_check_that_asks_every_kind(
+    app_with_config: Callable[..., AppTest], fault_server: FaultServer
+) -> None:
+    # An OpenAI-compatible server has no /info: the check lists /models, so a dead one is not shown as reachable.
+    dead = closed_port()
+    listing = fault_server.scenario(Reply(json={"object": "list", "data": [{"id": "llama-3-8b"}]}))
+    denied = fault_server.scenario(Reply(status=401, json={"error": {"code": "401", "message": "bad key"}}))
+    config = (
+        toml_deployment("vllm-down", f"http://127.0.0.1:{dead}/v1", api="openai", model="llama-3-8b")
+        + toml_deployment("vllm-up", f"{listing.endpoint}/v1", api="openai", model="llama-3-8b")
+        + toml_deployment("wrong-key", denied.endpoint)
+    )
+    at = app_with_config(config)
+    status = "\n".join(m.value for m in at.sidebar.markdown)
+    assert "**vllm-down**: unreachable" in status and f"127.0.0.1:{dead}" in status
+    assert "**vllm-up**: llama-3-8b · " in status
+    assert "**wrong-key**: unreachable" in status and "401" in status  # answered, but not usable
+    assert [r.path for r in listing.requests] == ["/v1/models"]
+    # The models page reads the same check: no second request while it is fresh.
+    [page_hash] = [k for k, info in at._registered_pages.items() if info.get("url_pathname") == "models"]
+    at._page_hash = page_hash
+    at.run()
+    assert not at.exception, at.exception
+    assert len(listing.requests) == 1 and len(denied.requests) == 1
+    table = at.dataframe[0].value  # the overview, first on the page
+    assert dict(zip(table["deployment"], table["reachable"], strict=True)) == {
+        "vllm-down": "no",
+        "vllm-up": "yes",
+        "wrong-key": "yes",
+    }
 
 
 def test_added_deployment_is_checked_kept_for_the_session_and_its_key_never_shown(
