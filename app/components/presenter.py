@@ -20,14 +20,16 @@ SWITCH_KEY = "presenter_switch"
 LEAVE_KEY = "presenter_leave"
 _ON_WORDS = frozenset({"1", "true", "on", "yes"})
 _OFF_WORDS = frozenset({"0", "false", "off", "no"})
-# The root's size scales Streamlit's rem-based text; the sidebar and its reopen arrow are hidden outright.
+# Larger text by element: a larger root font-size (rem) breaks the selectbox's dropdown, which then lists nothing.
 STAGE_CSS = """<style>
-html { font-size: 20px; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"] {
   display: none !important;
 }
-[data-testid="stChatMessage"] [data-testid="stMarkdownContainer"] { font-size: 1.2rem; }
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] :is(p, li) { font-size: 1.25rem; }
+[data-testid="stChatMessage"] [data-testid="stMarkdownContainer"] :is(p, li) { font-size: 1.4rem; line-height: 1.5; }
+[data-testid="stChatInputTextArea"] { font-size: 1.25rem; }
 [data-testid="stMetricValue"] { font-size: 2.6rem; }
+[data-testid="stMetricLabel"] :is(p, div) { font-size: 1.1rem; }
 </style>"""
 
 

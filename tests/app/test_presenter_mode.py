@@ -40,7 +40,7 @@ def test_present_in_the_url_hides_the_sidebar_until_leave_is_clicked(
 ) -> None:
     at = app_with_config(toml_deployment("demo", _answering(fault_server)), {"present": "1"})
     assert at.sidebar.children == {}  # nothing of the sidebar reaches the page
-    assert _on_stage(at) and "font-size: 20px" in _page_text(at)
+    assert _on_stage(at) and "font-size: 1.4rem" in _page_text(at)
     assert at.subheader[0].value == "Chat with demo"
     at.button(key="presenter_leave").click().run()
     assert not at.exception
@@ -68,15 +68,17 @@ def test_the_sidebar_switch_turns_it_on_and_a_page_switch_keeps_it(
     assert not _on_stage(at) and "present" not in at.query_params
 
 
-def _failing_deployments(keyed_url: str) -> str:
-    wrong_key = toml_deployment("keyed", f"{keyed_url}/smollm2-135m-instruct", key="wrong-key-0a1b", max_retries=0)
+def _failing_deployments(fault_server: FaultServer) -> str:
+    denied = Reply(status=401, json={"error": {"code": "401", "message": "Access denied due to invalid key."}})
+    keyed = fault_server.scenario(denied).endpoint
+    wrong_key = toml_deployment("keyed", keyed, key="wrong-key-0a1b", max_retries=0)
     return wrong_key + toml_deployment("gone", f"http://127.0.0.1:{closed_port()}", max_retries=0)
 
 
 def test_an_error_card_on_stage_says_plain_words_without_key_source_host_or_ids(
-    app_with_config: Callable[..., AppTest], keyed_local_endpoint_url: str
+    app_with_config: Callable[..., AppTest], fault_server: FaultServer
 ) -> None:
-    at = app_with_config(_failing_deployments(keyed_local_endpoint_url))
+    at = app_with_config(_failing_deployments(fault_server))
     send(at, "hi")
     backstage = _page_text(at)
     # Off stage the card names where the key came from and links its trace: the details the stage must hide.
@@ -89,14 +91,14 @@ def test_an_error_card_on_stage_says_plain_words_without_key_source_host_or_ids(
     assert "keyed could not be signed in to" in stage and "Ask the organiser" in stage
     for hidden in [*KEY_SOURCES.values(), trace_id, conversation_id, "Open its trace", "Request id", "401"]:
         assert hidden not in stage, hidden
-    assert keyed_local_endpoint_url not in stage and "127.0.0.1" not in stage
+    assert "127.0.0.1" not in stage  # the fault server's and the closed port's host
     assert at.button(key="retry_1").label == "Retry"  # still actionable on stage
 
 
 def test_an_unreachable_endpoint_on_stage_does_not_name_its_host(
-    app_with_config: Callable[..., AppTest], keyed_local_endpoint_url: str
+    app_with_config: Callable[..., AppTest], fault_server: FaultServer
 ) -> None:
-    at = app_with_config(_failing_deployments(keyed_local_endpoint_url), {"present": "1"})
+    at = app_with_config(_failing_deployments(fault_server), {"present": "1"})
     at.session_state["deployment_selected"] = "gone"
     at.run()
     send(at, "anyone there?")
