@@ -101,7 +101,8 @@ def test_ten_thousand_texts_go_end_to_end_into_a_webgl_scatter(page: Any, embedd
     page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').first.click()
     page.get_by_role("option", name="toy-bow").click()
     wait_until_idle(page)
-    # Ten thousand lines are uploaded as a CSV: a text area that large stalls the browser, a file does not.
+    # Ten thousand lines go in as a CSV upload: the text box takes up to 1,000 lines (a longer paste moves into a file,
+    # tests/e2e/test_embeddings_large_paste.py), and Playwright's fill types a text this long far slower than a paste.
     page.get_by_text("Upload a file", exact=True).click()
     wait_until_idle(page)
     csv = "id,text\n" + "\n".join(f"{i},{text}" for i, text in enumerate(texts))
