@@ -28,8 +28,8 @@ STAGE_CSS = """<style>
 [data-testid="stMain"] [data-testid="stMarkdownContainer"] :is(p, li) { font-size: 1.25rem; }
 [data-testid="stChatMessage"] [data-testid="stMarkdownContainer"] :is(p, li) { font-size: 1.4rem; line-height: 1.5; }
 [data-testid="stChatInputTextArea"] { font-size: 1.25rem; }
-[data-testid="stMetricValue"] { font-size: 2.6rem; }
-[data-testid="stMetricLabel"] :is(p, div) { font-size: 1.1rem; }
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] * { font-size: 2.6rem !important; line-height: 1.2; }
+[data-testid="stMetricLabel"] :is(p, div) { font-size: 1rem !important; }
 </style>"""
 
 

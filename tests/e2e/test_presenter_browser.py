@@ -71,7 +71,9 @@ def test_a_demo_script_on_stage_and_an_error_card_leave_nothing_technical_in_the
     page.get_by_test_id("stChatInputTextArea").wait_for()
     assert not page.get_by_test_id("stSidebar").is_visible()
     page.locator("summary").filter(has_text="Settings").click()
+    wait_until_idle(page)
     page.locator("summary").filter(has_text="Demo script").click()
+    wait_until_idle(page)
     page.locator(".st-key-chat_demo_pick").get_by_role("combobox").click()
     page.get_by_role("option", name="Launch demo").click()
     wait_until_idle(page)
@@ -96,6 +98,8 @@ def test_a_demo_script_on_stage_and_an_error_card_leave_nothing_technical_in_the
     assert "stage-model could not be signed in to" in card.inner_text()
     # Big figures for the answers that arrived.
     assert page.get_by_test_id("stMetric").count() >= 6
+    figure = page.get_by_test_id("stMetricValue").first
+    assert figure.evaluate("e => parseFloat(getComputedStyle(e).fontSize)") >= 40  # 2.6rem
     screenshot(page, "presenter-chat-error-card")
     dom = page.content()
     conversation_id = parse_qs(urlsplit(page.url).query)["c"][0]
