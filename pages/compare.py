@@ -176,7 +176,8 @@ def render() -> None:
         _add_pane(state)  # deployments were added in the sidebar after the first visit
     if state.notice:
         st.warning(state.notice)
-        state.notice = None
+        if not state.running:  # a notice from starting a turn stays up while it streams
+            state.notice = None
     mask = blind_mask_for(state, deployments)
     _render_toolbar(state, deployments, mask)
 
