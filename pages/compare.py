@@ -25,7 +25,7 @@ from app.components.compare_turns import continue_panes, harvest, retry_pane, st
 from app.components.compare_url import open_link, sync_url
 from app.components.error_card import render_error
 from app.components.safe_markdown import render_untrusted
-from app.state import all_deployments, selected_deployment, unsupported_params
+from app.state import all_deployments, deployment_statuses, selected_deployment, unsupported_params
 from services.blind_mask import BlindMask
 from services.compare_export import export_html
 from services.compare_model import MAX_PANES
@@ -38,6 +38,15 @@ def _default_deployment(deployments: dict[str, Deployment]) -> str | None:
     """The sidebar's choice, else the first configured deployment."""
     picked = selected_deployment()
     return picked.name if picked is not None else next(iter(deployments), None)
+
+
+def _reachable_default(deployments: dict[str, Deployment]) -> str | None:
+    """The default panes' deployment: the sidebar's choice when it answers, else the first that answers (the
+    cached status check); the sidebar's choice when none is known to answer."""
+    fallback = _default_deployment(deployments)
+    statuses = deployment_statuses(list(deployments.values())) if deployments else {}
+    usable = [name for name, status in statuses.items() if status.usable]
+    return fallback if not usable or fallback in usable else usable[0]
 
 
 def _add_pane(state: CompareState) -> None:
@@ -163,7 +172,7 @@ def render() -> None:
     switch_to_chat_if_requested()
     state = compare_state()
     deployments = all_deployments()
-    open_link(state, deployments, _default_deployment(deployments))
+    open_link(state, deployments, lambda: _reachable_default(deployments))
     harvest(state, deployments)
 
     st.title("Compare")

@@ -9,7 +9,7 @@ button leaves the page instead of stepping through every pane added or setting c
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -67,9 +67,9 @@ def _notice(link: CompareLink, unreadable: str | None, unknown: list[str]) -> st
     return " ".join(parts) or None
 
 
-def open_link(state: CompareState, deployments: Mapping[str, Deployment], default: str | None) -> None:
+def open_link(state: CompareState, deployments: Mapping[str, Deployment], default: Callable[[], str | None]) -> None:
     """On the session's first visit, set the panes (their deployments, own settings, blind mode) from the URL's
-    link, else two panes on `default`."""
+    link, else two panes on `default()` (asked only then: it may check which deployments answer)."""
     if state.url_read:
         return
     state.url_read = True
@@ -79,8 +79,9 @@ def open_link(state: CompareState, deployments: Mapping[str, Deployment], defaul
     found = [(pos, name) for pos, name in enumerate(link.deployments) if name in deployments][:MAX_PANES]
     unknown = [name for name in link.deployments if name not in deployments]
     state.notice = _notice(link, read.unreadable, unknown)
-    if not found and default is not None:
-        found = [(-1, default), (-1, default)]
+    fallback = default() if not found else None
+    if fallback is not None:
+        found = [(-1, fallback), (-1, fallback)]
     for pos, name in found:
         pane = state.add_pane(name)
         if pane is not None and pos in link.own:
