@@ -118,8 +118,16 @@ def test_a_demo_script_on_stage_and_an_error_card_leave_nothing_technical_in_the
     assert "present" not in parse_qs(urlsplit(page.url).query)
 
 
-def test_presenter_mode_stays_on_after_a_page_switch(page: Any, stage_app: tuple[AppServer, Scenario]) -> None:
-    server, _ = stage_app
+@pytest.fixture
+def switch_app(fault_server: FaultServer) -> Iterator[AppServer]:
+    """Its own app and endpoint: the sidebar's status checks here must not use up the stage app's scripted replies."""
+    scenario = fault_server.scenario(Reply(status=404, text="NOT FOUND"))
+    with run_app_server(toml_deployment("plain-model", scenario.endpoint, max_retries=0)) as server:
+        yield server
+
+
+def test_presenter_mode_stays_on_after_a_page_switch(page: Any, switch_app: AppServer) -> None:
+    server = switch_app
     page.goto(f"{server.url}/chat")
     wait_for_app(page)
     page.locator(".st-key-presenter_switch label").click()
