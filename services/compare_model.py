@@ -222,17 +222,33 @@ def _turn_values(reply: PaneReply | None) -> dict[str, float | int | str | None]
     return values
 
 
+def _chain_values(chain: Sequence[PaneReply]) -> dict[str, float | int | str | None]:
+    """A pane's metrics for one turn over its tool rounds: the first token of the first answer, time, tokens and
+    cost summed, the last answer's finish."""
+    if len(chain) <= 1:
+        return _turn_values(chain[0] if chain else None)
+    steps = [_turn_values(reply) for reply in chain]
+    values = dict(steps[-1])
+    values["TTFT (s)"] = steps[0]["TTFT (s)"]
+    for column in ("Total (s)", "Tokens in", "Tokens out", "Cost ($)"):
+        numbers = [v[column] for v in steps if isinstance(v[column], float | int)]
+        values[column] = sum(numbers) if numbers else None  # type: ignore[arg-type]
+    total, out = values["Total (s)"], values["Tokens out"]
+    values["Tokens/s"] = out / total if isinstance(total, float | int) and isinstance(out, int) and total > 0 else None
+    return values
+
+
 def last_turn_rows(turns: Sequence[Turn], pane_ids: Sequence[str]) -> list[MetricsRow]:
     """Per pane, the metrics of the last finished turn (empty values for a pane that did not answer)."""
     last = turns[-1] if turns else None
-    return [MetricsRow(pid, _turn_values(last.replies.get(pid) if last else None)) for pid in pane_ids]
+    return [MetricsRow(pid, _chain_values(last.chain(pid) if last else [])) for pid in pane_ids]
 
 
 def conversation_rows(turns: Sequence[Turn], pane_ids: Sequence[str]) -> list[MetricsRow]:
     """Per pane, the metrics summed over the conversation (TTFT is the mean; tokens/s is tokens out over time)."""
     rows = []
     for pid in pane_ids:
-        per_turn = [_turn_values(t.replies.get(pid)) for t in turns if t.replies.get(pid) is not None]
+        per_turn = [_chain_values(t.chain(pid)) for t in turns if t.replies.get(pid) is not None]
         values: dict[str, float | int | str | None] = dict.fromkeys(METRIC_COLUMNS)
         ttfts = [v["TTFT (s)"] for v in per_turn if isinstance(v["TTFT (s)"], float | int)]
         values["TTFT (s)"] = sum(ttfts) / len(ttfts) if ttfts else None

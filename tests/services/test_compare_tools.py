@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from services.compare_export import export_html
 from services.compare_model import (
     PaneReply,
     ToolResult,
     Turn,
     answer_calls,
+    conversation_rows,
     decline_waiting,
+    last_turn_rows,
     pane_history,
     pane_messages,
     waiting_calls,
 )
-from services.schemas import FunctionCall, ToolCall
+from services.schemas import FunctionCall, Metrics, ToolCall, Usage
 from services.tool_turns import NOT_RUN_RESULT, PendingCall, validate_sequence
 
 
@@ -134,3 +138,24 @@ def test_the_export_shows_tool_calls_and_results_as_such():
     assert "{&quot;temperature_c&quot;: 21}" in page
     assert page.index("Tool call") < page.index("Tool result") < page.index("21 degrees")
     assert "dep-a" not in page.split("<details>")[0]  # the label stands for the pane
+
+
+def test_a_turn_with_tool_rounds_counts_every_answer_in_its_metrics():
+    def timed(ttft: float, total: float, out: int, finish: str) -> Metrics:
+        usage = Usage(prompt_tokens=5, completion_tokens=out, total_tokens=5 + out)
+        return Metrics(
+            ttft_s=ttft, total_s=total, tokens_per_s=out / total, request_id="r", usage=usage, finish_reason=finish
+        )
+
+    turn = Turn("q", {"a": reply("a", "", [call("c1", "clock")], metrics=timed(0.2, 1.0, 10, "tool_calls"), cost=0.1)})
+    answer_calls([turn], "a", {"c1": "noon"})
+    turn.rounds["a"] = [reply("a", "It is noon.", metrics=timed(0.3, 3.0, 30, "stop"), cost=0.2)]
+    [row] = last_turn_rows([turn], ["a"])
+    assert row.values["TTFT (s)"] == 0.2  # the first token of the turn
+    assert row.values["Total (s)"] == pytest.approx(4.0)
+    assert row.values["Tokens out"] == 40 and row.values["Tokens in"] == 10
+    assert row.values["Tokens/s"] == pytest.approx(10.0)
+    assert row.values["Finish"] == "stop"
+    assert row.values["Cost ($)"] == pytest.approx(0.3)
+    [whole] = conversation_rows([turn], ["a"])
+    assert whole.values["Tokens out"] == 40 and whole.values["Finish"] == "stop×1"
