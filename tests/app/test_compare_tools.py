@@ -159,3 +159,40 @@ def test_blind_mode_keeps_names_hidden_through_a_tool_round(fault_server):
     assert "It is 42." in text and "21 °C." in text
     for name in ("orion", "vega", "fault-model"):
         assert name not in text, name
+
+
+def test_continue_with_this_one_hands_the_tool_round_to_the_chat_page(scenarios):
+    at = page(scenarios)
+    at.toggle(key="compare.auto_tools").set_value(True).run()
+    at.chat_input(key="compare.input").set_value("go").run()
+    at.button(key="compare.p1.continue").click().run()
+    assert not at.exception, at.exception
+    entries = at.session_state["chat_entries"]
+    assert [e.turn.role for e in entries] == ["user", "assistant", "tool", "assistant"]
+    assert [c["id"] for c in entries[1].turn.tool_calls] == ["call_calc"]
+    assert (entries[2].turn.tool_call_id, entries[2].turn.content) == ("call_calc", CALC_RESULT)
+    assert entries[3].turn.content == "It is 42."
+
+
+def test_a_failed_answer_to_tool_results_is_retried_with_the_results(fault_server):
+    failing = Reply(status=500, json={"error": {"code": "InternalServerError", "message": "try later"}})
+    scenarios = {
+        "orion": fault_server.scenario(
+            Reply(sse=tool_call_chunks(CALC)), failing, Reply(sse=chat_chunks(["It is 42."]))
+        ),
+        "vega": fault_server.scenario(Reply(sse=chat_chunks(["plain."]))),
+    }
+    at = page(scenarios)
+    at.toggle(key="compare.auto_tools").set_value(True).run()
+    at.chat_input(key="compare.input").set_value("go").run()
+    assert not at.exception, at.exception
+    assert len(bodies(scenarios["orion"])) == 2 and "It is 42." not in all_text(at)
+    at.button(key="retry_p1_0_1").click().run()
+    assert not at.exception, at.exception
+    _, failed, retried = bodies(scenarios["orion"])
+    assert failed == retried  # the same history, its tool results included
+    assert [m["role"] for m in retried["messages"]] == ["user", "assistant", "tool"]
+    assert len(bodies(scenarios["vega"])) == 1
+    [turn] = turns(at)
+    assert [r.text for r in turn.rounds["p1"]] == ["It is 42."]  # the failed answer was replaced
+    assert "It is 42." in all_text(at)
