@@ -37,7 +37,8 @@ def _common(body: Any, *, extra_mode: str, openai_style: bool, native_dims: int)
     reject_extras(body, KNOWN | OPENAI_KNOWN if openai_style else KNOWN, extra_mode)
     dims = integer(body, "dimensions", 1)
     if dims is not None and dims != native_dims:
-        raise not_supported(("dimensions",), dims, f"This model only produces {native_dims} dimensions (it was not trained for Matryoshka truncation)")
+        reason = f"This model only produces {native_dims} dimensions (it was not trained for Matryoshka truncation)"
+        raise not_supported(("dimensions",), dims, reason)
     fmt = body.get("encoding_format") or "float"
     if not isinstance(fmt, str) or fmt not in FORMATS:
         raise invalid_input(("encoding_format",), fmt, f"Input should be one of {sorted(FORMATS)}", "enum")
