@@ -14,6 +14,8 @@ from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import HttpResponseError
 from openai import OpenAI, UnprocessableEntityError
 
+from tests.local_endpoint.openapi import validate
+
 API = {"api-version": "2024-05-01-preview"}
 MODELS = {"all-minilm-l6-v2": "all-MiniLM-L6-v2", "paraphrase-minilm-l3-v2": "paraphrase-MiniLM-L3-v2"}
 DIMS = 384
@@ -31,6 +33,7 @@ def _embed(url: str, deployment: str, body: dict) -> httpx.Response:
 def _floats(url: str, deployment: str, texts: list[str]) -> np.ndarray:
     answer = _embed(url, deployment, {"input": texts})
     assert answer.status_code == 200, answer.text
+    validate(answer.json(), "EmbeddingsResult", API["api-version"])
     return np.array([item["embedding"] for item in answer.json()["data"]], dtype=np.float32)
 
 
