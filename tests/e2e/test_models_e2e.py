@@ -13,6 +13,7 @@ pytestmark = pytest.mark.e2e
 MODELS = {
     "smollm2-135m-instruct": "SmolLM2-135M-Instruct",
     "all-minilm-l6-v2": "all-MiniLM-L6-v2",
+    "paraphrase-minilm-l3-v2": "paraphrase-MiniLM-L3-v2",
     "image-descriptor": "classical-colour-texture-descriptor",
 }
 
@@ -37,8 +38,8 @@ def test_models_page_lists_each_deployments_info_and_probe_fills_the_map(page: A
     wait_until_idle(page)
     page.get_by_text("smollm2-135m-instruct: details (probed at").wait_for()
     rows = _cells(page, 1)
-    width = len(rows) // 3
-    table = {row[0]: row[1:] for row in (rows[i * width : (i + 1) * width] for i in range(3))}
+    width = len(rows) // len(MODELS)
+    table = {row[0]: row[1:] for row in (rows[i * width : (i + 1) * width] for i in range(len(MODELS)))}
     assert set(table) == set(MODELS)
     assert table["smollm2-135m-instruct"][0] == "supported"  # chat
     assert table["image-descriptor"][0] == "not supported"
