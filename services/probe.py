@@ -347,9 +347,8 @@ def check_deployment(client: InferenceClient, deployment: Deployment) -> Deploym
             try:
                 info = client.info()
             except ModalityNotSupportedError as exc:
+                # The endpoint answered (a 404 for /info is an answer): it is up, it just does not say what it is.
                 info_error = exc
-                started = time.perf_counter()
-                models = client.list_models()
         else:
             info_error = ModalityNotSupportedError(
                 f"/info is not offered by {deployment.api} endpoints", deployment=deployment.name, route="/info"

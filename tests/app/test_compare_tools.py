@@ -27,7 +27,7 @@ def _script() -> None:
     render()
 
 
-NO_INFO = Reply(status=404, text="NOT FOUND")  # blind mode asks /info (then /models) for the model name first
+NO_INFO = Reply(status=404, text="NOT FOUND")  # blind mode asks /info for the model name first
 
 
 def make_scenarios(fault_server: FaultServer, *first: Reply) -> dict[str, Scenario]:
@@ -147,7 +147,7 @@ def test_a_prompt_typed_over_waiting_calls_answers_them_not_run(scenarios):
 
 
 def test_blind_mode_keeps_names_hidden_through_a_tool_round(fault_server):
-    scenarios = make_scenarios(fault_server, NO_INFO, NO_INFO)  # /info, then /models
+    scenarios = make_scenarios(fault_server, NO_INFO)  # /info
     at = page(scenarios)
     at.toggle(key="compare.blind").set_value(True).run()
     at.toggle(key="compare.auto_tools").set_value(True).run()

@@ -26,7 +26,7 @@ from services.compare_model import (
 )
 from services.config import Deployment
 from services.errors import AuthenticationError
-from services.schemas import ChatResult, FunctionCall, Metrics, ToolCall, Usage
+from services.schemas import ChatResult, Metrics, Usage
 
 KEY = "sk-very-secret-export-key"
 
