@@ -22,6 +22,7 @@ MAX_TEXTS = 10_000
 # Token limits of well-known embedding models (lower-case name fragments); unknown models get no length warning.
 TOKEN_LIMITS: dict[str, int] = {
     "all-minilm-l6-v2": 256,
+    "paraphrase-minilm-l3-v2": 128,  # the embedded endpoint's second text model cuts at 128 tokens
     "all-mpnet-base-v2": 384,
     "text-embedding-3": 8191,
     "text-embedding-ada-002": 8191,

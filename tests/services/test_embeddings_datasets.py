@@ -104,6 +104,7 @@ def test_size_check_rejects_empty_input_and_more_than_the_limit() -> None:
 
 def test_texts_over_a_known_model_limit_are_found() -> None:
     assert datasets.token_limit("all-MiniLM-L6-v2") == 256
+    assert datasets.token_limit("paraphrase-MiniLM-L3-v2") == 128
     assert datasets.token_limit("text-embedding-3-small") == 8191
     assert datasets.token_limit("mystery-model") is None
     long_text = " ".join(["word"] * 300)
