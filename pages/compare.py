@@ -1,8 +1,10 @@
 """Compare: one prompt, one to four deployments side by side, all streaming at the same time.
 
 Worker threads (services.compare_run) only write into buffers; this script thread polls them and draws, so nothing is
-ever written to the page without a script-run context. A turn starts only from the shared input and is handed to the
-panes through session state, so a click inside a pane reruns the page without sending anything.
+ever written to the page without a script-run context. A turn starts only from the shared input (or the demo script's
+"Next", which queues its prompt for this run) and is handed to the panes through session state, so a click inside a
+pane reruns the page without sending anything. In presenter mode the settings fold into one "Settings" panel below
+the panes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from app import run_slots
+from app.components import demo_script, presenter
 from app.components.compare_blind import render_vote
 from app.components.compare_handoff import switch_to_chat_if_requested
 from app.components.compare_metrics import render_metrics_table
@@ -32,6 +35,8 @@ from services.compare_model import MAX_PANES
 from services.config import Deployment
 
 POLL_S = 0.08
+DEMO_KEY = "compare"
+_QUEUED = "compare.demo_prompt"  # the demo script's next prompt, sent to every pane on the run its click starts
 
 
 def _default_deployment(deployments: dict[str, Deployment]) -> str | None:
@@ -167,6 +172,51 @@ def _poll(
     st.rerun()
 
 
+def _queue_prompt(text: str) -> None:
+    """The demo script's "Next" (from its click, before the rerun): the prompt waits for the page to send it."""
+    st.session_state[_QUEUED] = text
+
+
+def _render_settings(state: CompareState, on_stage: bool) -> tuple[str, Any]:
+    """The shared settings, the tool settings and the demo script's picker; returns the shared settings."""
+    with st.expander("Shared system prompt and parameters", expanded=False):
+        shared = settings_inputs(SHARED)
+    render_tool_settings(state)
+    with st.expander("Demo script", expanded=bool(demo_script.steps(DEMO_KEY)) and not on_stage):
+        demo_script.render_demo_picker(DEMO_KEY)
+    return shared
+
+
+def _render_body(
+    state: CompareState, deployments: dict[str, Deployment], shared: tuple[str, Any], mask: BlindMask | None
+) -> tuple[dict[str, DeltaGenerator], dict[str, tuple[str, dict[str, Any]]], dict[str, Exception]]:
+    """The panes, the settings' mistakes, the metrics, the vote and the demo script's next prompt; returns the
+    streaming placeholders, what each pane will be asked with and the mistakes that block sending."""
+    own: dict[str, tuple[str, Any]] = {}
+    placeholders: dict[str, DeltaGenerator] = {}
+    labels = state.labels()
+    ordered = state.display_order()
+    columns = st.columns(len(ordered), gap="small")
+    for column, pane in zip(columns, ordered, strict=True):
+        with column:
+            placeholder, settings = render_pane(
+                state, pane, labels[pane.uid], deployments, baseline=pane is state.panes[0], shared=shared, mask=mask
+            )
+            if placeholder is not None:
+                placeholders[pane.uid] = placeholder
+            if not pane.sync:
+                own[pane.uid] = settings
+    asked, problems = _pane_settings(state, (shared[0], shared[1]), own)
+    for source, err in problems.items():
+        if source != SHARED:
+            st.caption(f"In the settings of the pane **{labels[source]}**:")
+        render_error(err, key="settings_shared" if source == SHARED else f"settings_{source}")
+    render_metrics_table(state.turns, [p.uid for p in ordered], labels, None if state.hidden else state.panes[0].uid)
+    render_vote(state)
+    demo_script.render_demo_step(DEMO_KEY, _queue_prompt, disabled=state.running or bool(problems))
+    return placeholders, asked, problems
+
+
 def render() -> None:
     """The compare page."""
     switch_to_chat_if_requested()
@@ -190,40 +240,28 @@ def render() -> None:
     mask = blind_mask_for(state, deployments)
     _render_toolbar(state, deployments, mask)
 
-    with st.expander("Shared system prompt and parameters", expanded=False):
-        shared = settings_inputs(SHARED)
-    render_tool_settings(state)
-    own: dict[str, tuple[str, Any]] = {}
-    placeholders: dict[str, DeltaGenerator] = {}
-    labels = state.labels()
-    ordered = state.display_order()
-    columns = st.columns(len(ordered), gap="small")
-    for column, pane in zip(columns, ordered, strict=True):
-        with column:
-            placeholder, settings = render_pane(
-                state, pane, labels[pane.uid], deployments, baseline=pane is state.panes[0], shared=shared, mask=mask
-            )
-            if placeholder is not None:
-                placeholders[pane.uid] = placeholder
-            if not pane.sync:
-                own[pane.uid] = settings
+    on_stage = presenter.is_on()
+    if on_stage:
+        body = st.container()
+        settings_area = st.expander("Settings", key="compare_stage_settings")
+    else:
+        settings_area = st.container()
+        body = st.container()
+    with settings_area:
+        shared = _render_settings(state, on_stage)
+    with body:
+        placeholders, asked, problems = _render_body(state, deployments, shared, mask)
+        status = st.empty()
     # After the panes: their settings widgets hold this run's values, which the link carries.
     sync_url(state, url_slot)
-    asked, problems = _pane_settings(state, (shared[0], shared[1]), own)
-    for source, err in problems.items():
-        if source != SHARED:
-            st.caption(f"In the settings of the pane **{labels[source]}**:")
-        render_error(err, key="settings_shared" if source == SHARED else f"settings_{source}")
 
-    render_metrics_table(state.turns, [p.uid for p in ordered], labels, None if state.hidden else state.panes[0].uid)
-    render_vote(state)
-    status = st.empty()
-
-    prompt = st.chat_input(
+    typed = st.chat_input(
         "Send to every pane" if not problems else "Fix the settings above to send",
         key="compare.input",
         disabled=state.running or bool(problems),
     )
+    prompt = typed or st.session_state.pop(_QUEUED, None)
+    st.session_state.pop(_QUEUED, None)  # a queued prompt that cannot be sent now is not sent later
     retry, state.retry_pane = state.retry_pane, None
     if retry is not None and not state.running and not problems:
         retry_pane(state, retry, asked, deployments)
