@@ -1,7 +1,8 @@
 """The form under an answer whose tool calls wait for results: per call, a result typed, canned or computed by a
 built-in tool (shown in an editable box before it is sent), and one button that sends them all.
 
-Drawn with the page's own `key`, so the compare page can draw one per pane.
+Drawn with the page's own `key`, so the compare page can draw one per pane. In presenter mode the calls are named by
+their tool only (a call id is an internal id).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import streamlit as st
 
+from app.components import presenter
 from services.demo_tools import DEMO_TOOLS
 from services.safe_markdown import code_span, escape_markdown
 from services.tool_turns import PendingCall, automatic_result, call_key
@@ -50,9 +52,14 @@ def _keys(key: str, index: int, call: PendingCall) -> tuple[str, str]:
     return f"{base}_source", f"{base}_text"
 
 
+def _call_name(call: PendingCall, index: int) -> str:
+    """How the form names a call: its tool, else its id (on stage: its place in the list, never the id)."""
+    return call.name or (f"call {index + 1}" if presenter.is_on() else call.id)
+
+
 def _send(key: str, pending: Sequence[PendingCall], on_send: Callable[[list[tuple[PendingCall, str]]], None]) -> None:
     results = [(call, st.session_state.get(_keys(key, i, call)[1], "")) for i, call in enumerate(pending)]
-    empty = [call.name or call.id for call, text in results if not text.strip()]
+    empty = [_call_name(call, i) for i, (call, text) in enumerate(results) if not text.strip()]
     if empty:
         names = ", ".join(code_span(name) for name in empty)
         st.session_state[f"{key}_error"] = f"Give a result for {names} first (any text: the model reads it as is)."
@@ -93,7 +100,8 @@ def render_pending_calls(
                 st.session_state[text_key] = _result_for(call, options[0], canned) or ""
             elif st.session_state.get(source_key) not in options:
                 st.session_state[source_key] = TYPED  # its canned result was removed meanwhile
-            st.markdown(f"{index + 1}. {code_span(call.name or '?')} · call {code_span(call.id)}")
+            call_id = "" if presenter.is_on() else f" · call {code_span(call.id)}"
+            st.markdown(f"{index + 1}. {code_span(call.name or '?')}{call_id}")
             text, language = _arguments(call)
             st.code(text, language=language, wrap_lines=True)
             st.radio(
@@ -104,7 +112,7 @@ def render_pending_calls(
                 on_change=_on_source,
                 args=(call, source_key, text_key, dict(canned)),
             )
-            st.text_area(f"Result of {escape_markdown(call.name or call.id)}", key=text_key, height=90)
+            st.text_area(f"Result of {escape_markdown(_call_name(call, index))}", key=text_key, height=90)
         if st.session_state.get(f"{key}_error"):
             st.error(st.session_state[f"{key}_error"])
         st.button(

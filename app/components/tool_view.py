@@ -1,4 +1,5 @@
-"""A tool result in a conversation: its own avatar and label (never the assistant's), its tool and call id."""
+"""A tool result in a conversation: its own avatar and label (never the assistant's), its tool and call id (in
+presenter mode only the tool: a call id is an internal id)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 
 import streamlit as st
 
+from app.components import presenter
 from services.safe_markdown import code_span
 from services.tool_turns import NOT_RUN_RESULT
 from services.transcript import FAILED_MARK
@@ -23,10 +25,12 @@ def _pretty(content: str) -> tuple[str, str]:
 
 
 def render_tool_result(content: str, call_id: str | None, tool_name: str | None, *, failed: bool = False) -> None:
-    """Draw one `role: "tool"` message: "Tool result", the tool's name and call id, then the content as code."""
+    """Draw one `role: "tool"` message: "Tool result", the tool's name and call id (not on stage), then the content as
+    code."""
     with st.chat_message(TOOL_ROLE, avatar=TOOL_AVATAR):
         name = code_span(tool_name) if tool_name else "an unknown tool"
-        st.caption(f"Tool result · {name} · call {code_span(call_id or '?')}")
+        call = "" if presenter.is_on() else f" · call {code_span(call_id or '?')}"
+        st.caption(f"Tool result · {name}{call}")
         # A result is data (typed, canned or computed), shown inert as code.
         text, language = _pretty(content)
         st.code(text, language=language, wrap_lines=True)
