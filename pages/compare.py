@@ -260,8 +260,8 @@ def render() -> None:
         key="compare.input",
         disabled=state.running or bool(problems),
     )
-    prompt = typed or st.session_state.pop(_QUEUED, None)
-    st.session_state.pop(_QUEUED, None)  # a queued prompt that cannot be sent now is not sent later
+    queued = st.session_state.pop(_QUEUED, None)  # taken on every run: one that cannot be sent now is not sent later
+    prompt = typed or queued
     retry, state.retry_pane = state.retry_pane, None
     if retry is not None and not state.running and not problems:
         retry_pane(state, retry, asked, deployments)
