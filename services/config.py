@@ -8,7 +8,7 @@ Sources, from the highest precedence down; a higher one wins field by field (`ex
 3. `.streamlit/secrets.toml` (path in `PLAYGROUND_SECRETS`), whose `[deployments.<name>]` tables add or override
    fields, typically only `key` and `extra_headers`, so secrets stay out of the shared file;
 4. the deployments file (`PLAYGROUND_CONFIG`, default `deployments.toml` at the repository root);
-5. the embedded endpoint's three deployments when `PLAYGROUND_LOCAL_ENDPOINT` is set, and `default` from the seed
+5. the embedded endpoint's deployments when `PLAYGROUND_LOCAL_ENDPOINT` is set, and `default` from the seed
    variables `AZUREAI_ENDPOINT_URL` (+ `AZUREAI_ENDPOINT_KEY`): each only when no source in 2-4 names it.
 
 A deployment's `key_file` names a file holding its key (a mounted Secret): read at load, trimmed, never shown; it

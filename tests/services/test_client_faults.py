@@ -364,7 +364,7 @@ def test_info_and_list_models(fault_server: FaultServer) -> None:
     scenario = fault_server.scenario(Reply(json=info))
     with client_for(scenario) as client:
         assert client.info().model_type == "chat-completion"
-    models = fault_server.scenario(Reply(json={"object": "list", "data": [{"id": "a"}, {"id": "b"}]}))
+    models = fault_server.scenario(Reply(json={"object": "list", "data": [{"id": "a"}, {"id": "b"}]}), model_list=None)
     with client_for(models, api="openai") as client:
         assert client.list_models() == ["a", "b"]
     assert models.requests[0].path == "/models" and models.requests[0].query == ""
