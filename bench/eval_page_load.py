@@ -40,6 +40,8 @@ from services.store.evals import EvalStore  # noqa: E402
 from tests.fixtures.app_server import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
+    fill_and_submit,
+    pick_option,
     run_app_server,
     toml_deployment,
     wait_for_app,
@@ -151,19 +153,6 @@ def tab_click_ms(page: Any, tab: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def pick(page: Any, key: str, option: str) -> None:
-    page.locator(f".st-key-{key}").get_by_role("combobox").click()
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_until_idle(page)
-
-
-def fill(page: Any, selector: str, text: str) -> None:
-    field = page.locator(selector)
-    field.fill(text)
-    field.press("Control+Enter" if "textarea" in selector else "Enter")
-    wait_until_idle(page)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1000)
@@ -199,15 +188,15 @@ def main() -> int:
             raise
         rss_open = psutil.Process(server.process.pid).memory_info().rss
 
-        fill(page, ".st-key-evf_template_user textarea", "Answer briefly: {{question}}")
+        fill_and_submit(page, ".st-key-evf_template_user textarea", "Answer briefly: {{question}}")
         page.locator(".st-key-evals_upload input[type=file]").set_input_files(str(data_path))
         wait_until_idle(page)
         page.get_by_text(f"{args.rows} rows · columns: question, expected").wait_for()
         for name in NAMES:
-            pick(page, "evf_deployments", name)
+            pick_option(page, "evf_deployments", name)
             page.keyboard.press("Escape")
-        fill(page, ".st-key-evf_new_name input", "names the word")
-        fill(page, ".st-key-evf_new_contains_text input", "{{expected}}")
+        fill_and_submit(page, ".st-key-evf_new_name input", "names the word")
+        fill_and_submit(page, ".st-key-evf_new_contains_text input", "{{expected}}")
         page.locator(".st-key-evals_add_evaluator button").click()
         wait_until_idle(page)
 

@@ -15,6 +15,8 @@ import pytest
 from services.config import LOCAL_API_VERSION
 from tests.fixtures.app_server import (
     AppServer,
+    fill_and_submit,
+    pick_option,
     run_app_server,
     screenshot,
     toml_deployment,
@@ -39,19 +41,6 @@ def two_deployment_app(local_endpoint_url: str) -> Iterator[AppServer]:
         yield server
 
 
-def _pick(page: Any, key: str, option: str) -> None:
-    page.locator(f".st-key-{key}").get_by_role("combobox").click()
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_until_idle(page)
-
-
-def _fill(page: Any, selector: str, text: str) -> None:
-    field = page.locator(selector)
-    field.fill(text)
-    field.press("Control+Enter" if "textarea" in selector else "Enter")
-    wait_until_idle(page)
-
-
 def test_upload_pick_two_deployments_add_contains_run_and_see_every_cell(
     page: Any, two_deployment_app: AppServer, tmp_path: Path
 ) -> None:
@@ -61,16 +50,16 @@ def test_upload_pick_two_deployments_add_contains_run_and_see_every_cell(
     wait_for_app(page)
     page.get_by_role("heading", name="Evaluations").wait_for()
 
-    _fill(page, ".st-key-evf_template_user textarea", "Answer in one word: {{question}}")
+    fill_and_submit(page, ".st-key-evf_template_user textarea", "Answer in one word: {{question}}")
     page.locator(".st-key-evals_upload input[type=file]").set_input_files(str(data))
     wait_until_idle(page)
     page.get_by_text("3 rows · columns: question, expected").wait_for()
     for name in NAMES:
-        _pick(page, "evf_deployments", name)
+        pick_option(page, "evf_deployments", name)
         page.keyboard.press("Escape")
-        _fill(page, f".st-key-evf_override_{name} input", '{"max_tokens": 6, "temperature": 0}')
-    _fill(page, ".st-key-evf_new_name input", "names the capital")
-    _fill(page, ".st-key-evf_new_contains_text input", "{{expected}}")
+        fill_and_submit(page, f".st-key-evf_override_{name} input", '{"max_tokens": 6, "temperature": 0}')
+    fill_and_submit(page, ".st-key-evf_new_name input", "names the capital")
+    fill_and_submit(page, ".st-key-evf_new_contains_text input", "{{expected}}")
     page.locator(".st-key-evals_add_evaluator button").click()
     wait_until_idle(page)
     page.locator("[class*='st-key-evals_evaluator_0']").get_by_text("names the capital").wait_for()
