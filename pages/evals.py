@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.auth import current_viewer
-from app.components import eval_form, eval_jobs
+from app.components import eval_form, eval_jobs, presenter
 from app.components.eval_define import render_define
 from app.components.eval_progress import render_progress
 from app.components.eval_results import render_results
@@ -34,6 +34,8 @@ def render() -> None:
     """The Evaluations page."""
     eval_form.remember()
     st.title("Evaluations")
+    if presenter.render_backstage_notice("Evaluations"):
+        return
     opened = opened_run_id()
     if opened is not None:
         _render_opened(opened)

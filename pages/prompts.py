@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.chat_params import JsonFieldError
-from app.components import prompt_draft
+from app.components import presenter, prompt_draft
 from app.components.compare_handoff import switch_to_chat_if_requested, switch_to_compare_if_requested
 from app.components.prompt_editor import render_editor
 from app.components.prompt_handoff import render_handoff
@@ -32,6 +32,8 @@ def render() -> None:
     switch_to_chat_if_requested()
     switch_to_compare_if_requested()
     st.title("Prompts")
+    if presenter.render_backstage_notice("Prompts"):
+        return
     _render_notice()
     opened = prompt_draft.base()
     try:

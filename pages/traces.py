@@ -12,6 +12,7 @@ import streamlit as st
 
 from app import run_slots
 from app.auth import current_viewer
+from app.components import presenter
 from app.components.compare_handoff import switch_to_chat_if_requested, switch_to_compare_if_requested
 from app.components.trace_actions import render_actions
 from app.components.trace_detail import render_summary, render_trace
@@ -95,6 +96,8 @@ def render() -> None:
     switch_to_chat_if_requested()
     switch_to_compare_if_requested()
     st.title("Traces")
+    if presenter.render_backstage_notice("Traces"):
+        return
     # A call that just finished may still be on the recorder's queue: wait a little for it to be written (other
     # sessions' pages run meanwhile).
     with run_slots.released():

@@ -20,6 +20,8 @@ SWITCH_KEY = "presenter_switch"
 LEAVE_KEY = "presenter_leave"
 _ON_WORDS = frozenset({"1", "true", "on", "yes"})
 _OFF_WORDS = frozenset({"0", "false", "off", "no"})
+# The pages a backstage page's notice links back to: (title, url path, icon).
+_STAGE_PAGES = (("Chat", "chat", ":material/chat:"), ("Compare", "compare", ":material/compare_arrows:"))
 # Larger text by element: a larger root font-size (rem) breaks the selectbox's dropdown, which then lists nothing.
 STAGE_CSS = """<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"] {
@@ -97,6 +99,35 @@ def render_stage() -> None:
 def nav_position() -> Literal["top", "sidebar"]:
     """Where st.navigation puts the page links: the top bar on stage (the sidebar is hidden), else the sidebar."""
     return "top" if is_on() else "sidebar"
+
+
+def render_backstage_notice(page: str) -> bool:
+    """On stage, in place of a page that shows endpoints, keys' sources or ids by nature (opened by its URL): a plain
+    notice with the way out of presenter mode and links back to the stage's pages. True when drawn (the page stops
+    there)."""
+    if not is_on():
+        return False
+    with st.container(border=True, key="presenter_backstage"):
+        st.markdown(f"**{page} is not shown in presenter mode**")
+        st.markdown(
+            "This page shows technical details that stay off the stage. Leave presenter mode to open it, or go "
+            "back to the demo."
+        )
+        row = st.container(horizontal=True, gap="small")
+        row.button(
+            "Leave presenter mode",
+            key="presenter_backstage_leave",
+            on_click=set_on,
+            args=(False,),
+            icon=":material/close_fullscreen:",
+        )
+        for title, path, icon in _STAGE_PAGES:
+            row.page_link(st.Page(_nothing, title=title, url_path=path), label=f"Go to {title}", icon=icon)
+    return True
+
+
+def _nothing() -> None:
+    """A placeholder page body: a link is matched to the registered page by its url path."""
 
 
 def backstage_visibility() -> Literal["hidden", "visible"]:
