@@ -1,4 +1,5 @@
-"""The compare page's address: the link read on a session's first visit, and the URL kept in step with the panes.
+"""The compare page's address: the link read on a session's first visit, and the URL kept in step with the panes
+and the tool settings.
 
 While blind (and not revealed) the URL holds only a sealed token (services.compare_link), so the address bar names no
 deployment. Streamlit adds a browser history entry for every change of the query parameters; on this page they
@@ -17,6 +18,8 @@ from streamlit.delta_generator import DeltaGenerator
 
 from app.components.compare_params import changed_settings, load_settings, pane_prefix
 from app.components.compare_state import CompareState
+from app.components.compare_tools import TOOLS_KEY
+from app.components.tool_settings import canned_key
 from services.compare_link import LINK_PARAMS, QUERY_BLIND, CompareLink, link_query, read_link
 from services.compare_model import MAX_PANES
 from services.config import Deployment
@@ -64,6 +67,10 @@ def _notice(link: CompareLink, unreadable: str | None, unknown: list[str]) -> st
         parts.append(f"Not configured, so left out of the comparison: {named}.")
     if unreadable == "own":
         parts.append("The pane settings in this link could not be read: those panes use the shared settings.")
+    if unreadable == "tools":
+        parts.append(
+            "The tool settings in this link could not be read: tool calls are answered by hand, without canned results."
+        )
     return " ".join(parts) or None
 
 
@@ -87,6 +94,9 @@ def open_link(state: CompareState, deployments: Mapping[str, Deployment], defaul
         if pane is not None and pos in link.own:
             pane.sync = False
             load_settings(pane_prefix(pane.uid), dict(link.own[pos]))
+    state.auto_tools = link.auto_tools
+    if link.canned:
+        st.session_state[canned_key(TOOLS_KEY)] = link.canned
     if link.blind:
         state.set_blind(True)
         state.shuffle = link.shuffle
@@ -96,10 +106,19 @@ def open_link(state: CompareState, deployments: Mapping[str, Deployment], defaul
 
 
 def current_link(state: CompareState) -> CompareLink:
-    """The link that opens this comparison: deployments, the unsynced panes' own settings, blind mode."""
+    """The link that opens this comparison: deployments, the unsynced panes' own settings, blind mode, and the
+    tool settings (answer automatically, canned results)."""
     own = {pos: changed_settings(pane_prefix(p.uid)) for pos, p in enumerate(state.panes) if not p.sync}
     hidden = state.hidden
-    return CompareLink(tuple(p.deployment for p in state.panes), own, hidden, hidden and state.shuffle)
+    canned = st.session_state.get(canned_key(TOOLS_KEY)) or ""
+    return CompareLink(
+        tuple(p.deployment for p in state.panes),
+        own,
+        hidden,
+        hidden and state.shuffle,
+        auto_tools=state.auto_tools,
+        canned=canned if isinstance(canned, str) else "",
+    )
 
 
 def link_params(state: CompareState) -> dict[str, str]:
