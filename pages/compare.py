@@ -20,7 +20,14 @@ from app.components import demo_script, presenter
 from app.components.compare_blind import render_vote
 from app.components.compare_handoff import switch_to_chat_if_requested
 from app.components.compare_metrics import render_metrics_table
-from app.components.compare_pane import REMOVED, SHARED, blind_mask_for, pane_style, render_pane
+from app.components.compare_pane import (
+    REMOVED,
+    SHARED,
+    blind_mask_for,
+    pane_style,
+    render_pane,
+    render_pane_controls,
+)
 from app.components.compare_params import request_params, settings_inputs
 from app.components.compare_state import CompareState, compare_state
 from app.components.compare_tools import answer_automatically, render_tool_settings
@@ -33,6 +40,7 @@ from services.blind_mask import BlindMask
 from services.compare_export import export_html
 from services.compare_model import MAX_PANES
 from services.config import Deployment
+from services.safe_markdown import escape_markdown
 
 POLL_S = 0.08
 DEMO_KEY = "compare"
@@ -177,21 +185,38 @@ def _queue_prompt(text: str) -> None:
     st.session_state[_QUEUED] = text
 
 
-def _render_settings(state: CompareState, on_stage: bool) -> tuple[str, Any]:
-    """The shared settings, the tool settings and the demo script's picker; returns the shared settings."""
+def _render_settings(
+    state: CompareState, deployments: dict[str, Deployment], on_stage: bool
+) -> tuple[tuple[str, Any], dict[str, tuple[str, Any]] | None]:
+    """The shared settings, the tool settings and the demo script's picker; on stage also each pane's deployment
+    and sync switch (kept off the panes). Returns the shared settings and, on stage, each pane's settings."""
     with st.expander("Shared system prompt and parameters", expanded=False):
         shared = settings_inputs(SHARED)
+    panes = None
+    if on_stage:
+        panes = {}
+        labels = state.labels()
+        with st.container(border=True, key="compare_stage_panes"):
+            st.caption("Each pane's deployment and whether it follows the shared settings")
+            for pane in state.display_order():
+                st.markdown(f"**{escape_markdown(labels[pane.uid])}**")
+                panes[pane.uid] = render_pane_controls(state, pane, deployments, shared)
     render_tool_settings(state)
     with st.expander("Demo script", expanded=bool(demo_script.steps(DEMO_KEY)) and not on_stage):
         demo_script.render_demo_picker(DEMO_KEY)
-    return shared
+    return shared, panes
 
 
 def _render_body(
-    state: CompareState, deployments: dict[str, Deployment], shared: tuple[str, Any], mask: BlindMask | None
+    state: CompareState,
+    deployments: dict[str, Deployment],
+    shared: tuple[str, Any],
+    mask: BlindMask | None,
+    staged: dict[str, tuple[str, Any]] | None,
 ) -> tuple[dict[str, DeltaGenerator], dict[str, tuple[str, dict[str, Any]]], dict[str, Exception]]:
     """The panes, the settings' mistakes, the metrics, the vote and the demo script's next prompt; returns the
-    streaming placeholders, what each pane will be asked with and the mistakes that block sending."""
+    streaming placeholders, what each pane will be asked with and the mistakes that block sending. `staged`: each
+    pane's settings when its controls were drawn in the stage's settings panel."""
     own: dict[str, tuple[str, Any]] = {}
     placeholders: dict[str, DeltaGenerator] = {}
     labels = state.labels()
@@ -200,7 +225,14 @@ def _render_body(
     for column, pane in zip(columns, ordered, strict=True):
         with column:
             placeholder, settings = render_pane(
-                state, pane, labels[pane.uid], deployments, baseline=pane is state.panes[0], shared=shared, mask=mask
+                state,
+                pane,
+                labels[pane.uid],
+                deployments,
+                baseline=pane is state.panes[0],
+                shared=shared,
+                mask=mask,
+                controls=None if staged is None else staged.get(pane.uid, shared),
             )
             if placeholder is not None:
                 placeholders[pane.uid] = placeholder
@@ -248,9 +280,9 @@ def render() -> None:
         settings_area = st.container()
         body = st.container()
     with settings_area:
-        shared = _render_settings(state, on_stage)
+        shared, staged = _render_settings(state, deployments, on_stage)
     with body:
-        placeholders, asked, problems = _render_body(state, deployments, shared, mask)
+        placeholders, asked, problems = _render_body(state, deployments, shared, mask, staged)
         status = st.empty()
     # After the panes: their settings widgets hold this run's values, which the link carries.
     sync_url(state, url_slot)

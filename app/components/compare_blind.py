@@ -2,7 +2,7 @@
 
 Every vote is also saved to the arena vote store (services.store.arena) with the prompt, the panes' deployments and
 trace ids, the voter and the session tag typed here, so the Leaderboard page counts it; changing the vote on a turn
-replaces the saved one, clearing it withdraws it.
+replaces the saved one, and "Withdraw vote" deletes it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ TAG_WIDGET = "compare.session_tag"
 # Each voted turn's key in the store, kept with the session (the tag box keeps its own value too).
 _VOTE_IDS = "arena.vote_ids"
 _PROBLEM = "arena.save_problem"
+_RADIO_ROUND = "arena.radio_round"  # turn index -> how many times its vote was withdrawn (the radio's key suffix)
 
 
 def session_tag() -> str:
@@ -81,11 +82,27 @@ def _save(state: CompareState, turn: Turn) -> None:
         st.session_state[_PROBLEM] = f"The vote counts in this session but was not saved for the Leaderboard: {exc}"
 
 
-def _on_vote(state: CompareState, index: int, options: dict[str, str]) -> None:
-    choice = st.session_state.get(f"compare.vote.{index}")
+def _radio_key(index: int) -> str:
+    """The vote radio's key for turn `index`: a withdrawn vote gives it a new key (a radio cannot be cleared in
+    place, so it is drawn afresh with nothing chosen)."""
+    drawn = st.session_state.get(_RADIO_ROUND, {}).get(index, 0)
+    return f"compare.vote.{index}" if not drawn else f"compare.vote.{index}.{drawn}"
+
+
+def _on_vote(state: CompareState, index: int, options: dict[str, str], key: str) -> None:
+    choice = st.session_state.get(key)
     if index < len(state.turns):
         state.turns[index].vote = options.get(choice) if choice else None
         _save(state, state.turns[index])
+
+
+def _withdraw(state: CompareState, index: int) -> None:
+    """Take back the vote on turn `index`: its stored row is deleted and the radio shows no choice again."""
+    if index < len(state.turns):
+        state.turns[index].vote = None
+        _save(state, state.turns[index])
+    rounds: dict[int, int] = st.session_state.setdefault(_RADIO_ROUND, {})
+    rounds[index] = rounds.get(index, 0) + 1
 
 
 def _render_tag() -> None:
@@ -113,16 +130,27 @@ def render_vote(state: CompareState) -> None:
     options = {labels[p.uid]: p.uid for p in state.display_order() if p.uid in turn.replies}
     options |= {TIE_TEXT: TIE, ALL_BAD_TEXT: ALL_BAD}
     current = next((text for text, value in options.items() if value == turn.vote), None)
-    st.session_state[f"compare.vote.{index}"] = current
+    key = _radio_key(index)
+    st.session_state[key] = current
     with st.container(border=True, key="compare_vote"):
         st.radio(
             f"Which answer to turn {index + 1} was better?",
             list(options),
-            key=f"compare.vote.{index}",
+            key=key,
             horizontal=True,
             on_change=_on_vote,
-            args=(state, index, options),
+            args=(state, index, options, key),
         )
+        if turn.vote is not None:
+            st.button(
+                "Withdraw vote",
+                key="compare.withdraw",
+                icon=":material/undo:",
+                type="tertiary",
+                help="Take this vote back: it is removed from the Leaderboard's votes",
+                on_click=_withdraw,
+                args=(state, index),
+            )
         if st.session_state.get(_PROBLEM):
             st.warning(escape_markdown(st.session_state[_PROBLEM]))
         cols = st.columns(2)

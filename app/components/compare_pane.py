@@ -25,9 +25,19 @@ from services.safe_markdown import code_span
 from services.schemas import ModelInfo
 from services.transcript import FAILED_MARK
 
-__all__ = ["SHARED", "blind_mask_for", "label_html", "pane_prefix", "pane_style", "render_pane", "render_reply"]
+__all__ = [
+    "SHARED",
+    "blind_mask_for",
+    "label_html",
+    "pane_prefix",
+    "pane_style",
+    "render_pane",
+    "render_pane_controls",
+    "render_reply",
+]
 
 REMOVED = "removed pane"
+BLIND_CONTINUE = "Reveal names first: the chat page shows which deployment it continues with."
 # A pane's label stays on one line, cut with an ellipsis (the whole label in its tooltip), never inside a word.
 _PANE_CSS = """<style>
 .compare-pane-label{display:flex;align-items:baseline;min-width:0;max-width:100%;white-space:nowrap;
@@ -161,6 +171,40 @@ def _on_remove(state: CompareState, uid: str) -> None:
     state.remove_pane(uid)
 
 
+def render_pane_controls(
+    state: CompareState, pane: PaneConfig, deployments: dict[str, Deployment], shared: tuple[str, ParamValues]
+) -> tuple[str, ParamValues]:
+    """A pane's deployment picker (not while blind), its sync switch and, unsynced, its own settings; returns the
+    settings it is asked with (the shared ones, or its own)."""
+    prefix = pane_prefix(pane.uid)
+    if not state.hidden:
+        names = list(deployments)
+        if pane.deployment not in names:
+            names.insert(0, pane.deployment)
+            st.warning(f"Deployment `{pane.deployment}` is not configured any more.")
+        st.session_state[f"{prefix}.deployment"] = pane.deployment
+        st.selectbox(
+            "Deployment",
+            names,
+            key=f"{prefix}.deployment",
+            disabled=state.running,
+            on_change=_on_deployment_change,
+            args=(state, pane.uid),
+        )
+    st.session_state[f"{prefix}.sync"] = pane.sync
+    st.toggle(
+        "Sync settings",
+        key=f"{prefix}.sync",
+        help="On: this pane uses the shared system prompt and parameters. Off: its own.",
+        on_change=_on_sync_change,
+        args=(state, pane.uid),
+    )
+    if pane.sync:
+        return shared
+    with st.expander("Settings for this pane", expanded=False):
+        return settings_inputs(prefix)
+
+
 def render_pane(
     state: CompareState,
     pane: PaneConfig,
@@ -170,9 +214,13 @@ def render_pane(
     baseline: bool,
     shared: tuple[str, ParamValues],
     mask: BlindMask | None = None,
+    controls: tuple[str, ParamValues] | None = None,
 ) -> tuple[DeltaGenerator | None, tuple[str, ParamValues]]:
     """Draw one pane; return the placeholder for the streaming turn (if one is running) and the pane's settings
-    (the shared ones, or its own when unsynced). While blind, `mask` hides names in its errors and captions."""
+    (the shared ones, or its own when unsynced). While blind, `mask` hides names in its errors and captions.
+
+    `controls`: the pane's settings when its picker and switches were drawn elsewhere (on stage, in the folded
+    settings); None draws them at the top of the pane."""
     blind = state.hidden
     prefix = pane_prefix(pane.uid)
     with st.container(border=True, key=f"compare_pane_{pane.uid}"):
@@ -188,32 +236,7 @@ def render_pane(
                 on_click=_on_remove,
                 args=(state, pane.uid),
             )
-        if not blind:
-            names = list(deployments)
-            if pane.deployment not in names:
-                names.insert(0, pane.deployment)
-                st.warning(f"Deployment `{pane.deployment}` is not configured any more.")
-            st.session_state[f"{prefix}.deployment"] = pane.deployment
-            st.selectbox(
-                "Deployment",
-                names,
-                key=f"{prefix}.deployment",
-                disabled=state.running,
-                on_change=_on_deployment_change,
-                args=(state, pane.uid),
-            )
-        st.session_state[f"{prefix}.sync"] = pane.sync
-        st.toggle(
-            "Sync settings",
-            key=f"{prefix}.sync",
-            help="On: this pane uses the shared system prompt and parameters. Off: its own.",
-            on_change=_on_sync_change,
-            args=(state, pane.uid),
-        )
-        settings = shared
-        if not pane.sync:
-            with st.expander("Settings for this pane", expanded=False):
-                settings = settings_inputs(prefix)
+        settings = controls if controls is not None else render_pane_controls(state, pane, deployments, shared)
         caption = not_sent_caption(pane.deployment, settings[1], blind_label=label if blind else None, mask=mask)
         if caption is not None:
             st.caption(f":orange[{caption}]")
@@ -241,7 +264,7 @@ def render_pane(
                     if last_failed and not state.running
                     else None,
                 )
-                render_tool_results(reply)
+                render_tool_results(reply, hide_ids=blind)
             if live:
                 with st.container(key=f"compare_live_{pane.uid}"):
                     placeholder = st.empty()
@@ -254,16 +277,18 @@ def render_pane(
 
 
 def _continue_button(state: CompareState, uid: str) -> None:
-    """ "Continue with this one": the pane's conversation goes to the chat page."""
+    """ "Continue with this one": the pane's conversation goes to the chat page (disabled, saying why, while blind)."""
     replies = [t.replies[uid] for t in state.turns if uid in t.replies]
     if not replies or state.running:
         return
     last = replies[-1]
+    # The chat page names its deployment (title, picker, notice): while blind, the names must be revealed first.
     st.button(
         "Continue with this one",
         key=f"compare.{uid}.continue",
         icon=":material/chat:",
-        help="Open this pane's conversation on the chat page",
+        help=BLIND_CONTINUE if state.hidden else "Open this pane's conversation on the chat page",
+        disabled=state.hidden,
         on_click=prepare_handoff,
         args=(state.turns, uid, last.deployment, last.system_prompt, last.params),
     )

@@ -44,11 +44,12 @@ def render_tool_settings(state: CompareState) -> None:
         tool_settings.render_canned_results(key=TOOLS_KEY)
 
 
-def render_tool_results(reply: PaneReply) -> None:
-    """The results given to a reply's tool calls, each drawn as a tool result (never as the assistant)."""
+def render_tool_results(reply: PaneReply, *, hide_ids: bool = False) -> None:
+    """The results given to a reply's tool calls, each drawn as a tool result (never as the assistant); with
+    `hide_ids` (blind) no call id is shown: `toolu_…` or `call_…` hints at the provider."""
     names = {call["id"]: call["function"]["name"] for call in api_tool_calls(reply)}
     for result in reply.tool_results:
-        render_tool_result(result.content, result.call_id, names.get(result.call_id))
+        render_tool_result(result.content, result.call_id, names.get(result.call_id), hide_id=hide_ids)
 
 
 def _on_send(state: CompareState, pane_uid: str, results: list[tuple[PendingCall, str]]) -> None:
@@ -64,7 +65,9 @@ def render_waiting(state: CompareState, pane_uid: str) -> None:
     if pending:
         canned = tool_settings.canned_results(TOOLS_KEY)
         on_send = functools.partial(_on_send, state, pane_uid)
-        tool_answers.render_pending_calls(pending, canned, key=answer_key(pane_uid), on_send=on_send)
+        tool_answers.render_pending_calls(
+            pending, canned, key=answer_key(pane_uid), on_send=on_send, hide_ids=state.hidden
+        )
 
 
 def answer_automatically(state: CompareState) -> None:

@@ -52,14 +52,24 @@ def _keys(key: str, index: int, call: PendingCall) -> tuple[str, str]:
     return f"{base}_source", f"{base}_text"
 
 
-def _call_name(call: PendingCall, index: int) -> str:
-    """How the form names a call: its tool, else its id (on stage: its place in the list, never the id)."""
-    return call.name or (f"call {index + 1}" if presenter.is_on() else call.id)
+def _ids_hidden(hide_ids: bool) -> bool:
+    """True when call ids stay off the page: on stage, or where the caller hides them (a blind comparison)."""
+    return hide_ids or presenter.is_on()
 
 
-def _send(key: str, pending: Sequence[PendingCall], on_send: Callable[[list[tuple[PendingCall, str]]], None]) -> None:
+def _call_name(call: PendingCall, index: int, hide_ids: bool = False) -> str:
+    """How the form names a call: its tool, else its id (ids hidden: its place in the list, never the id)."""
+    return call.name or (f"call {index + 1}" if _ids_hidden(hide_ids) else call.id)
+
+
+def _send(
+    key: str,
+    pending: Sequence[PendingCall],
+    on_send: Callable[[list[tuple[PendingCall, str]]], None],
+    hide_ids: bool = False,
+) -> None:
     results = [(call, st.session_state.get(_keys(key, i, call)[1], "")) for i, call in enumerate(pending)]
-    empty = [_call_name(call, i) for i, (call, text) in enumerate(results) if not text.strip()]
+    empty = [_call_name(call, i, hide_ids) for i, (call, text) in enumerate(results) if not text.strip()]
     if empty:
         names = ", ".join(code_span(name) for name in empty)
         st.session_state[f"{key}_error"] = f"Give a result for {names} first (any text: the model reads it as is)."
@@ -81,9 +91,11 @@ def render_pending_calls(
     *,
     key: str,
     on_send: Callable[[list[tuple[PendingCall, str]]], None],
+    hide_ids: bool = False,
 ) -> None:
     """A bordered form: each pending call with its arguments, where its result comes from, and the result itself
-    (filled in for canned and built-in sources, editable); "Send results" calls `on_send([(call, result), ...])`."""
+    (filled in for canned and built-in sources, editable); "Send results" calls `on_send([(call, result), ...])`.
+    With `hide_ids` (or on stage) no call id is shown."""
     with st.container(border=True, key=f"{key}_pending"):
         count = "call waits" if len(pending) == 1 else "calls wait"
         st.markdown(f"**:material/build: {len(pending)} tool {count} for a result**")
@@ -100,7 +112,7 @@ def render_pending_calls(
                 st.session_state[text_key] = _result_for(call, options[0], canned) or ""
             elif st.session_state.get(source_key) not in options:
                 st.session_state[source_key] = TYPED  # its canned result was removed meanwhile
-            call_id = "" if presenter.is_on() else f" · call {code_span(call.id)}"
+            call_id = "" if _ids_hidden(hide_ids) else f" · call {code_span(call.id)}"
             st.markdown(f"{index + 1}. {code_span(call.name or '?')}{call_id}")
             text, language = _arguments(call)
             st.code(text, language=language, wrap_lines=True)
@@ -112,7 +124,7 @@ def render_pending_calls(
                 on_change=_on_source,
                 args=(call, source_key, text_key, dict(canned)),
             )
-            st.text_area(f"Result of {escape_markdown(_call_name(call, index))}", key=text_key, height=90)
+            st.text_area(f"Result of {escape_markdown(_call_name(call, index, hide_ids))}", key=text_key, height=90)
         if st.session_state.get(f"{key}_error"):
             st.error(st.session_state[f"{key}_error"])
         st.button(
@@ -121,5 +133,5 @@ def render_pending_calls(
             type="primary",
             icon=":material/send:",
             on_click=_send,
-            args=(key, list(pending), on_send),
+            args=(key, list(pending), on_send, hide_ids),
         )

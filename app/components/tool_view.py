@@ -1,5 +1,6 @@
 """A tool result in a conversation: its own avatar and label (never the assistant's), its tool and call id (in
-presenter mode only the tool: a call id is an internal id)."""
+presenter mode and in a blind comparison only the tool: a call id is an internal id, and its form hints at the
+provider)."""
 
 from __future__ import annotations
 
@@ -24,12 +25,14 @@ def _pretty(content: str) -> tuple[str, str]:
         return content, "text"
 
 
-def render_tool_result(content: str, call_id: str | None, tool_name: str | None, *, failed: bool = False) -> None:
-    """Draw one `role: "tool"` message: "Tool result", the tool's name and call id (not on stage), then the content as
-    code."""
+def render_tool_result(
+    content: str, call_id: str | None, tool_name: str | None, *, failed: bool = False, hide_id: bool = False
+) -> None:
+    """Draw one `role: "tool"` message: "Tool result", the tool's name and call id (not on stage, nor with `hide_id`:
+    a blind comparison's ids hint at the provider), then the content as code."""
     with st.chat_message(TOOL_ROLE, avatar=TOOL_AVATAR):
         name = code_span(tool_name) if tool_name else "an unknown tool"
-        call = "" if presenter.is_on() else f" · call {code_span(call_id or '?')}"
+        call = "" if presenter.is_on() or hide_id else f" · call {code_span(call_id or '?')}"
         st.caption(f"Tool result · {name}{call}")
         # A result is data (typed, canned or computed), shown inert as code.
         text, language = _pretty(content)
