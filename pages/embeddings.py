@@ -12,7 +12,7 @@ from app.components.embedding_results import render_export, render_failures, ren
 from app.components.error_card import render_error
 from services import datasets
 from services.datasets import DatasetError, TextDataset
-from services.safe_markdown import code_span
+from services.safe_markdown import code_span, escape_markdown
 
 TAB_KEY = "emb_tab"
 
@@ -31,6 +31,7 @@ def _retry_missing() -> None:
         concurrency=int(st.session_state.get("emb_concurrency", 4)),
         models=[side.model for side in run.sides],
         previous=run,
+        source=run.source,
     )
     jobs.start_job(job)
 
@@ -51,6 +52,7 @@ def _retry_without(param: str) -> None:
             batch_size=int(st.session_state.get("emb_batch_size", 64)),
             concurrency=int(st.session_state.get("emb_concurrency", 4)),
             models=[side.model for side in run.sides],
+            source=run.source,
         )
     )
 
@@ -86,12 +88,13 @@ def _start(dataset: TextDataset, main: PickedDeployment, other: PickedDeployment
         batch_size=options.batch_size,
         concurrency=options.concurrency,
         models=[p.model_name for p in picked],
+        source=dataset.source,
     )
     jobs.start_job(job)
 
 
-def _inputs(main: PickedDeployment | None, other: PickedDeployment | None) -> None:
-    """Texts, options and the Embed button (or the progress of the running job)."""
+def _inputs(main: PickedDeployment | None, other: PickedDeployment | None) -> TextDataset | None:
+    """Texts, options and the Embed button (or the progress of the running job); returns the texts Embed sends."""
     found = collect_dataset()
     options = render_options()
     job = jobs.current_job()
@@ -108,7 +111,7 @@ def _inputs(main: PickedDeployment | None, other: PickedDeployment | None) -> No
             st.caption(f"{found.skipped_empty:,} empty line(s) or row(s) left out.")
     if dataset is not None and main is not None:
         dataset = _within_limit(dataset, main)
-    count = f" {len(dataset.texts):,} texts" if dataset is not None else ""
+    count = f" {datasets.counted(len(dataset.texts))}" if dataset is not None else ""
     clicked = st.button(
         f"Embed{count}",
         type="primary",
@@ -124,6 +127,25 @@ def _inputs(main: PickedDeployment | None, other: PickedDeployment | None) -> No
             job = jobs.current_job()
     if job is not None:
         jobs.render_progress(job)
+    return dataset
+
+
+def _named(source: str) -> str:
+    return f"**{escape_markdown(source)}**" if source else "earlier texts"
+
+
+def _mark_out_of_date(run: jobs.EmbeddingRun, dataset: TextDataset | None) -> None:
+    """Say so when the results below were made from other texts than the ones chosen above (a new file, say)."""
+    if dataset is None or (dataset.texts == run.texts and dataset.labels == run.labels):
+        return
+    same_texts = dataset.texts == run.texts
+    what = "labels" if same_texts else "texts"
+    st.warning(
+        f"**Out of date:** the results below are for {_named(run.source)} ({datasets.counted(len(run.texts))}), "
+        f"not the {what} chosen above ({_named(dataset.source)}, {datasets.counted(len(dataset.texts))}). "
+        f"Press **Embed** to replace them.",
+        icon=":material/history:",
+    )
 
 
 def render() -> None:
@@ -134,15 +156,17 @@ def render() -> None:
     if job is not None and job.finished:
         jobs.collect(job)
     main, other = pick_deployments()
-    _inputs(main, other)
+    dataset = _inputs(main, other)
     error = jobs.take_job_error()
     if error is not None:
         render_error(error, key="emb_job")
     run = jobs.current_run()
     if run is None:
         return
+    if jobs.current_job() is None:
+        _mark_out_of_date(run, dataset)
     names = " and ".join(f"**{side.deployment.name}**" for side in run.live_sides) or "no deployment"
-    st.markdown(f"{int(run.usable.sum()):,} of {len(run.texts):,} texts embedded with {names}.")
+    st.markdown(f"{int(run.usable.sum()):,} of {datasets.counted(len(run.texts))} embedded with {names}.")
     render_failures(run, _retry_missing, _retry_without)
     if not run.usable.any():
         return

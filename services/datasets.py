@@ -52,6 +52,11 @@ class TextDataset:
             raise DatasetError(f"{len(self.labels)} labels for {len(self.texts)} texts")
 
 
+def counted(count: int, noun: str = "text") -> str:
+    """`1 text`, `2 texts`, `1,000 texts`: the plural only for more than one."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
 def sample_dataset() -> TextDataset:
     """The sentences shipped in data/sample_sentences.csv (ten labelled topics)."""
     frame = pd.read_csv(SAMPLE_PATH, dtype=str, keep_default_na=False)
@@ -135,13 +140,28 @@ def _as_text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def guess_text_column(frame: pd.DataFrame) -> str:
-    """The column most likely to hold the texts: a conventional name, else the one with the longest values."""
+def text_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns holding at least one value that is not a number (columns of numbers or blanks only are left out)."""
+    found = []
+    for column in frame.columns:
+        values = frame[column].astype(str).str.strip()
+        values = values[values != ""]
+        if len(values) and pd.to_numeric(values, errors="coerce").isna().any():
+            found.append(column)
+    return found
+
+
+def guess_text_column(frame: pd.DataFrame) -> str | None:
+    """The column most likely to hold the texts: a conventional name, else the text column with the longest values;
+    None when no column holds text (numbers only), for the user to choose."""
+    candidates = text_columns(frame)
     for name in ("text", "sentence", "content", "document", "body", "input", "query"):
-        for column in frame.columns:
+        for column in candidates:
             if column.lower() == name:
                 return column
-    return max(frame.columns, key=lambda column: frame[column].astype(str).str.len().mean())
+    if not candidates:
+        return None
+    return max(candidates, key=lambda column: frame[column].astype(str).str.len().mean())
 
 
 def dataset_from_table(frame: pd.DataFrame, text_column: str, label_column: str | None = None) -> TextDataset:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -107,14 +107,17 @@ def _from_paste() -> TextDataset | None:
     return datasets.texts_from_lines(raw) if raw.strip() else None
 
 
-def _column(holder: Any, label: str, options: list[str], default: str, key: str) -> str:
-    """A column picker whose choice for the kept file comes back after a visit to another page."""
+def _column(holder: Any, label: str, options: list[str], default: str | None, key: str) -> str | None:
+    """A column picker whose choice for the kept file comes back after a visit to another page; with no default it
+    starts empty (None) for the user to choose."""
     remembered: dict[str, str] = st.session_state.setdefault(COLUMNS_KEY, {})
     if st.session_state.get(key) not in options:
         st.session_state[key] = remembered.get(key) if remembered.get(key) in options else default
-    value = str(holder.selectbox(label, options, key=key))
-    remembered[key] = value
-    return value
+    value = holder.selectbox(label, options, key=key, placeholder="Choose a column")
+    if value is None:
+        return None
+    remembered[key] = str(value)
+    return str(value)
 
 
 def _current_file() -> KeptFile | None:
@@ -157,14 +160,22 @@ def _from_upload() -> TextDataset | DatasetError | None:
     if isinstance(table, DatasetError):
         return table
     if file.name.lower().endswith(".txt"):
-        return datasets.dataset_from_table(table, "text", None)
+        return replace(datasets.dataset_from_table(table, "text", None), source=file.name)
     columns = list(table.columns)
     left, right = st.columns(2)
-    text_column = _column(left, "Text column", columns, datasets.guess_text_column(table), "emb_text_column")
+    guessed = datasets.guess_text_column(table)
+    text_column = _column(left, "Text column", columns, guessed, "emb_text_column")
     label_choices = [NO_LABEL] + [c for c in columns if c != text_column]
     default_label = next((c for c in label_choices if c.lower() in ("label", "labels", "topic", "category")), NO_LABEL)
     label_column = _column(right, "Label column (optional)", label_choices, default_label, "emb_label_column")
-    return datasets.dataset_from_table(table, text_column, None if label_column == NO_LABEL else label_column)
+    if text_column is None:
+        return DatasetError(
+            f"{file.name}: no text column found, every column holds only numbers "
+            f"({', '.join(map(str, columns[:6]))}{' …' if len(columns) > 6 else ''}). "
+            "Choose the column to embed under **Text column**, or upload a file with a column of texts."
+        )
+    label = None if label_column in (None, NO_LABEL) else label_column
+    return replace(datasets.dataset_from_table(table, text_column, label), source=file.name)
 
 
 def collect_dataset() -> TextDataset | DatasetError | None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app import state
 from services import tracing
@@ -26,6 +29,9 @@ JOB_KEY = "emb_job"
 RUN_KEY = "emb_run"
 # How often the progress fragment redraws while a job runs.
 POLL_S = 0.5
+# A job whose browser session has been gone this long is cancelled; a reconnect within it (a network blip) keeps it.
+SESSION_GRACE_S = 5.0
+SESSION_CHECK_S = 0.5
 
 
 @st.cache_resource(show_spinner=False)
@@ -52,6 +58,7 @@ class EmbeddingRun:
     texts: list[str]
     labels: list[str] | None
     sides: list[Side]
+    source: str = ""  # where the texts came from (a file name, "pasted text"), for the page to name
 
     @property
     def live_sides(self) -> list[Side]:
@@ -88,6 +95,10 @@ class EmbedJob:
     error: BaseException | None = None
     started: float = field(default_factory=time.perf_counter)
     thread: threading.Thread | None = None
+    source: str = ""
+    # Whether the browser session that started the job is still connected (None: not known, e.g. under AppTest).
+    session_alive: Callable[[], bool] | None = None
+    abandoned: bool = False  # cancelled because its session ended
 
     @property
     def finished(self) -> bool:
@@ -123,13 +134,34 @@ class EmbedJob:
         except BaseException as exc:  # kept for the page to show; a thread has nobody else to tell
             self.error = exc
 
+    def _watch_session(self, alive: Callable[[], bool]) -> None:
+        """Cancel the job once its session has been gone for SESSION_GRACE_S (vectors already cached stay cached)."""
+        gone_since: float | None = None
+        while not self.cancel.wait(SESSION_CHECK_S):
+            if self.thread is not None and not self.thread.is_alive():
+                return
+            if alive():
+                gone_since = None
+            elif gone_since is None:
+                gone_since = time.monotonic()
+            elif time.monotonic() - gone_since >= SESSION_GRACE_S:
+                self.abandoned = True
+                self.cancel.set()
+
     def start(self) -> None:
         """Run in a daemon thread; clients and cache are resolved here, in the script thread, as st caches need."""
         self.clients = [state.get_client(deployment) for deployment in self.deployments]
         self.cache = shared_cache()
+        if self.session_alive is None:
+            self.session_alive = session_alive_check()
         with tracing.action("embedding job"):  # every batch of every deployment: one trace
             self.thread = threading.Thread(target=tracing.carry(self._work), name="embeddings-job", daemon=True)
         self.thread.start()
+        if self.session_alive is not None:
+            watch = threading.Thread(
+                target=self._watch_session, args=(self.session_alive,), name="embeddings-job-session", daemon=True
+            )
+            watch.start()
 
     def to_run(self) -> EmbeddingRun | None:
         """The finished job as an EmbeddingRun (None when not a single deployment got through).
@@ -147,7 +179,18 @@ class EmbedJob:
             Side(deployment, result, dict(self.params), models[i])
             for i, (deployment, result) in enumerate(zip(self.deployments, results, strict=False))
         ]
-        return EmbeddingRun(uuid.uuid4().hex, list(self.texts), self.labels, sides)
+        return EmbeddingRun(uuid.uuid4().hex, list(self.texts), self.labels, sides, self.source)
+
+
+def session_alive_check() -> Callable[[], bool] | None:
+    """A thread-safe check that the browser session running this script is still connected (the runtime's session
+    registry drops a session when its tab closes); None when no Streamlit server runs the script (AppTest)."""
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return None
+    runtime = Runtime.instance()
+    session_id = ctx.session_id
+    return lambda: runtime.is_active_session(session_id)
 
 
 def start_job(job: EmbedJob) -> None:

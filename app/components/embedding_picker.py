@@ -53,6 +53,11 @@ def embedding_deployment_names(deployments: dict[str, Deployment]) -> list[str]:
     return names
 
 
+def default_comparison(preferred: list[str], main: str) -> str:
+    """The first embeddings deployment other than the main one (the second of the preferred), else no comparison."""
+    return next((name for name in preferred if name != main), NO_COMPARISON)
+
+
 def _describe(picked: PickedDeployment) -> None:
     if picked.serves_embeddings is False:
         st.warning(
@@ -86,7 +91,7 @@ def pick_deployments() -> tuple[PickedDeployment | None, PickedDeployment | None
     with right:
         choices = [NO_COMPARISON] + [n for n in names if n != name]
         if st.session_state.get(OTHER_KEY) not in choices:
-            st.session_state[OTHER_KEY] = NO_COMPARISON
+            st.session_state[OTHER_KEY] = default_comparison(preferred, name)
         other_name = st.selectbox(
             "Compare with", choices, key=OTHER_KEY, help="Embed the same texts with a second deployment to compare."
         )

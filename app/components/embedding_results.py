@@ -16,6 +16,7 @@ from app.components.embedding_views import (
     clusters,
     coordinates,
     group_names,
+    projected,
     remember,
     side_vectors,
     usable_rows,
@@ -28,7 +29,6 @@ from services.projection import ProjectionError
 
 METHOD_LABELS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne"}
 HEATMAP_MAX = 200
-TSNE_SLOW_FROM = 3000
 SEARCH_KEY = "emb_search_result"
 
 
@@ -106,10 +106,14 @@ def render_map(run: EmbeddingRun, side: Side) -> None:
     labels = clusters(run, side, k)
     method = METHOD_LABELS[str(method_label)]
     warm_up_umap()
-    if method == "tsne" and len(rows) > TSNE_SLOW_FROM:
-        st.caption(f"t-SNE of {len(rows):,} points takes a minute or more on a small machine; UMAP is much faster.")
-    elif method == "umap" and warm_up_umap().is_alive():
-        st.caption("UMAP is compiling its code for this server process (once, up to half a minute).")
+    if not projected(run, side, method, dims):
+        caption = projection.time_caption(str(method_label), method, len(rows), dims)
+        if method == "umap" and warm_up_umap().is_alive():
+            caption = " ".join(
+                filter(None, [caption, "UMAP is compiling its code for this server process first (once)."])
+            )
+        if caption:
+            st.caption(caption)
     try:
         with st.spinner(f"{method_label} of {len(rows):,} vectors…"):
             coords = coordinates(run, side, method, dims)  # type: ignore[arg-type]

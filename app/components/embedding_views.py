@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,7 +22,7 @@ CACHE_PREFIX = "emb_cache_"
 
 def remember(run: EmbeddingRun, name: str, compute: Callable[[], T], *parts: Any) -> T:
     """`compute()` once per run and `parts`; reruns (every widget change) reuse the value."""
-    key = f"{CACHE_PREFIX}{run.id}_{name}_" + "_".join(map(str, parts))
+    key = _key(run, name, *parts)
     if key not in st.session_state:
         # Projections and clusterings can take seconds of numeric work: other sessions' pages run meanwhile.
         with run_slots.released():
@@ -47,12 +48,31 @@ def clusters(run: EmbeddingRun, side: Side, k: int) -> np.ndarray:
     )
 
 
+def _key(run: EmbeddingRun, name: str, *parts: Any) -> str:
+    return f"{CACHE_PREFIX}{run.id}_{name}_" + "_".join(map(str, parts))
+
+
+def projected(run: EmbeddingRun, side: Side, method: str, dims: int) -> bool:
+    """Whether these coordinates are already computed (kept in the session)."""
+    return _key(run, "coords", side.deployment.name, method, dims) in st.session_state
+
+
+def _timed_projection(vectors: np.ndarray, method: projection.ProjectionMethod, dims: int) -> np.ndarray:
+    """Project, and give the time to the estimates (UMAP's only once its compilation is done, which it would add)."""
+    compiled = method != "umap" or not warm_up_umap().is_alive()
+    started = time.perf_counter()
+    coords = projection.project(vectors, method, dims)  # type: ignore[arg-type]
+    if compiled:
+        projection.record_seconds(method, len(vectors), dims, time.perf_counter() - started)
+    return coords
+
+
 def coordinates(run: EmbeddingRun, side: Side, method: projection.ProjectionMethod, dims: int) -> np.ndarray:
     """Projected coordinates of the usable rows (per side, method and dims)."""
     return remember(
         run,
         "coords",
-        lambda: projection.project(side_vectors(run, side), method, dims),  # type: ignore[arg-type]
+        lambda: _timed_projection(side_vectors(run, side), method, dims),
         side.deployment.name,
         method,
         dims,

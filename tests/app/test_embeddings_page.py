@@ -106,7 +106,8 @@ def test_picker_preselects_the_deployment_whose_info_says_embeddings(local_deplo
     at = _page(local_deployments)
     assert not at.exception
     assert at.selectbox(key="emb_deployment").value == "all-minilm-l6-v2"
-    assert at.selectbox(key="emb_compare_with").value == "(none)"
+    # The embedded endpoint's second text embeddings deployment is preselected to compare with.
+    assert at.selectbox(key="emb_compare_with").value == "paraphrase-minilm-l3-v2"
 
 
 def test_pasted_texts_are_embedded_and_plotted_with_one_point_each(local_deployments: dict[str, Deployment]) -> None:
@@ -183,6 +184,7 @@ def test_deployment_without_embeddings_is_flagged_and_its_refusal_shown(
 ) -> None:
     at = _page(local_deployments)
     at.selectbox(key="emb_deployment").set_value("smollm2-135m-instruct").run()
+    at.selectbox(key="emb_compare_with").set_value("(none)").run()  # the refusal of the main deployment alone
     assert any("not embeddings" in w.value for w in at.warning)
     at = _embed(at, PASTED[:3])
     assert not at.exception
