@@ -11,15 +11,19 @@ from app.components.image_gen_tab import render_generate
 from app.components.image_inputs import collect_images, image_limits
 from app.components.image_picker import pick_image_deployment
 from app.components.image_results import render_results
+from services.safe_markdown import escape_markdown
 
 RETRY_WITHOUT_TEXT_KEY = "images_pending_without_text"
 TAB_KEY = "images_tab"
 
 
-def _text_refused(deployment: str, reason: str) -> None:
+def _text_refused(deployment: str) -> None:
     with st.container(border=True, key="images_text_refused"):
-        st.markdown(f"**:red[{deployment} does not take text with images]**")
-        st.markdown(f"It embeds images only; the per-image text was refused. {reason}")
+        st.markdown(f"**:red[{escape_markdown(deployment)} does not take text with images]**")
+        st.markdown(
+            "It embeds images only, so it refused the text given with each image "
+            "(`input[0].text`, `input[1].text`, … in the request)."
+        )
         if st.button("Embed without the text", key="images_retry_without_text"):
             st.session_state[RETRY_WITHOUT_TEXT_KEY] = True
             st.rerun()
@@ -54,7 +58,7 @@ def _render_embed() -> None:
         discard_failure()
         failure = None
     if failure is not None and failure.text_refused:
-        _text_refused(failure.deployment, str(failure.error))
+        _text_refused(failure.deployment)
     elif failure is not None:
         render_error(failure.error, key="images_embed")
     result = stored_result()

@@ -12,6 +12,7 @@ from app.components.image_figures import projection_scatter, similarity_heatmap
 from services.config import Deployment
 from services.probe import Status
 from services.projection import ProjectionError, cosine_similarity, nearest_neighbours, project
+from services.safe_markdown import code_span, escape_markdown
 
 GRID_COLUMNS = 6
 MIN_PROJECTION_POINTS = 3
@@ -37,6 +38,16 @@ def render_results(result: ImageEmbedding, deployment: Deployment | None) -> Non
     _neighbours(result)
     if deployment is not None and deployment.name == result.deployment:
         _text_search(result, deployment)
+
+
+def no_text_search_words(name: str, param: str | None) -> str:
+    """Why there is no text search, in words (the probe's raw refusal, route and status code, stays out)."""
+    why = (
+        f"it refused the parameter {code_span(param)} on a one-word test text"
+        if param
+        else "it has no way to embed text: a one-word test text sent to its text embeddings route was refused"
+    )
+    return f"**{escape_markdown(name)}** does not take text, so the images cannot be searched by text here: {why}."
 
 
 def _thumbnail_grid(result: ImageEmbedding) -> None:
@@ -83,7 +94,7 @@ def _text_search(result: ImageEmbedding, deployment: Deployment) -> None:
     st.subheader("Search the images by text")
     support = text_support(deployment)
     if support.status is Status.NOT_SUPPORTED:
-        st.info(f"{deployment.name} does not take text, so there is no text search here ({support.detail}).")
+        st.info(no_text_search_words(deployment.name, support.param))
         return
     with st.form("images_search", border=False):
         query = st.text_input("Describe an image", key="images_query", placeholder="red circles")
