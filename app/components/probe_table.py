@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -19,6 +21,12 @@ COLOURS = {
     "unknown": "background-color: #eeeeee; color: #444444",
 }
 
+# The map in two tables of six capabilities: all twelve in one are wider than the page at 1400 px, which hid the last.
+TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Routes", ("chat", "streaming", "embeddings", "image_embeddings", "text_completion", "image_generation")),
+    ("Chat options", ("json_object", "json_schema", "tools", "seed", "stop", "pass_through")),
+)
+
 
 def run_probe(names: list[str] | None = None) -> None:
     """Probe the named deployments (all when None) in parallel and keep the reports."""
@@ -30,14 +38,21 @@ def run_probe(names: list[str] | None = None) -> None:
         store_reports(reports)
 
 
-def capability_matrix(merged: dict[str, dict[str, CapabilityResult]]) -> pd.DataFrame:
-    """Rows are deployments, columns capabilities, cells the status in words."""
+def capability_matrix(
+    merged: dict[str, dict[str, CapabilityResult]], keys: tuple[str, ...] | None = None
+) -> pd.DataFrame:
+    """Rows are deployments, columns capabilities (those in `keys`, else all), cells the status in words."""
+    chosen = [c for c in CAPABILITIES if keys is None or c.key in keys]
     rows = []
     for name, results in merged.items():
         row = {"deployment": name}
-        row.update({c.label: SYMBOLS[results[c.key].status] for c in CAPABILITIES})
+        row.update({c.label: SYMBOLS[results[c.key].status] for c in chosen})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _styled(matrix: pd.DataFrame) -> Any:
+    return matrix.style.map(lambda value: COLOURS.get(value, ""), subset=list(matrix.columns[1:]))
 
 
 def render_capability_map() -> None:
@@ -56,9 +71,10 @@ def render_capability_map() -> None:
     reports = stored_reports()
     if not any(name in reports for name in deployments):
         st.info("Not probed yet: press Probe to fill the table.")
-    matrix = capability_matrix(merged)
-    styled = matrix.style.map(lambda value: COLOURS.get(value, ""), subset=list(matrix.columns[1:]))
-    st.dataframe(styled, hide_index=True, width="stretch", key="models_capabilities")
+    for number, (title, keys) in enumerate(TABLES):
+        st.markdown(f"**{title}**")
+        key = "models_capabilities" if number == 0 else f"models_capabilities_{number}"
+        st.dataframe(_styled(capability_matrix(merged, keys)), hide_index=True, width="stretch", key=key)
     st.caption(
         "pass-through extra: `top_k: 1` sent with `extra-parameters: pass-through`. "
         "text completion: OpenAI's classic `/completions` route (a raw prompt continued; not part of the Azure API). "

@@ -38,6 +38,11 @@ def _frame(at: AppTest, index: int) -> pd.DataFrame:
     return at.dataframe[index].value
 
 
+def _capabilities(at: AppTest) -> pd.DataFrame:
+    """The capability map's two tables (routes, chat options) as one, indexed by deployment."""
+    return _frame(at, 1).set_index("deployment").join(_frame(at, 2).set_index("deployment"))
+
+
 @pytest.mark.usefixtures("isolated_config")
 def test_models_page_lists_every_deployment_with_its_info(local_deployments: dict[str, Deployment]) -> None:
     at = _page(local_deployments)
@@ -69,7 +74,7 @@ def test_probe_fills_the_capability_map_and_marks_params_for_the_chat_page(
     assert any("Not probed yet" in i.value for i in at.info)
     at.button(key="models_probe").click().run()
     assert not at.exception
-    table = _frame(at, 1).set_index("deployment")
+    table = _capabilities(at)
     assert table.loc["smollm2-135m-instruct", "chat"] == "supported"
     assert table.loc["smollm2-135m-instruct", "tools"] == "not supported"
     assert table.loc["all-minilm-l6-v2", "embeddings"] == "supported"
@@ -90,6 +95,6 @@ def test_a_422_seen_elsewhere_shows_in_the_map_before_any_probe(local_deployment
     chat = local_deployments["smollm2-135m-instruct"]
     RefusalStore().record(chat.name, chat.endpoint, "seed", "smollm2: seed refused [422]")
     at = _page(local_deployments)
-    table = _frame(at, 1).set_index("deployment")
+    table = _capabilities(at)
     assert table.loc["smollm2-135m-instruct", "seed"] == "not supported"
     assert table.loc["smollm2-135m-instruct", "stop"] == "unknown"
