@@ -12,6 +12,10 @@ answers a call of the assistant message right before its block.
 A user who types a message while calls are unanswered gets each of them answered `NOT_RUN_RESULT`
 (`decline_pending`), so the request stays valid and shows what happened; `close_unanswered` does the same for
 calls left unanswered earlier in a conversation (one imported, or handed over from another page).
+
+A call whose arguments are not complete JSON (the stream was stopped while they arrived) is `cut`: it is never run or
+answered automatically, the form answers it `CUT_RESULT`, and `mend_cut_calls` sends its arguments as `{}` (the
+validator refuses the partial text: providers that parse arguments answer 400 to it).
 """
 
 from __future__ import annotations
@@ -26,9 +30,13 @@ from services.demo_tools import DEMO_TOOLS, run_demo_tool
 
 # The result given to a call the user did not answer (they sent a message instead).
 NOT_RUN_RESULT = json.dumps({"error": "not run: the user sent a message instead of this tool's result"})
+# The result given to a call cut off before its arguments were complete (the answer was stopped).
+CUT_RESULT = json.dumps({"error": "not run: the answer was stopped before this call's arguments were complete"})
 
 ResultSource = Literal["canned", "demo"]
-ProblemKind = Literal["unanswered", "pending", "orphan", "unknown_id", "duplicate", "bad_call", "bad_content"]
+ProblemKind = Literal[
+    "unanswered", "pending", "orphan", "unknown_id", "duplicate", "bad_call", "bad_content", "cut_call"
+]
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,11 @@ class PendingCall:
     id: str
     name: str
     arguments: str
+
+    @property
+    def cut(self) -> bool:
+        """True when the arguments are not complete JSON: the answer was stopped while they streamed."""
+        return not arguments_complete(self.arguments)
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,17 @@ class ToolSequenceError(ValueError):
 
 class CannedResultsError(ValueError):
     """Canned results text that is not a JSON object of tool names and results."""
+
+
+def arguments_complete(arguments: str) -> bool:
+    """True for arguments that are whole JSON text (or none at all: a call without arguments)."""
+    if not arguments.strip():
+        return True
+    try:
+        json.loads(arguments)
+    except ValueError:
+        return False
+    return True
 
 
 def calls_of(message: Mapping[str, Any]) -> list[PendingCall]:
@@ -130,7 +154,8 @@ def sequence_problems(messages: Sequence[Mapping[str, Any]]) -> list[SequencePro
     Kinds: `pending` (calls at the end have no result), `unanswered` (a later message comes before all results),
     `orphan` (a tool message not right after a tool-calling assistant message or its results), `unknown_id` (a
     result for a call that message did not make), `duplicate` (a call answered twice, or two calls sharing an id),
-    `bad_call` (a call without id or function name), `bad_content` (a result that is not text)."""
+    `bad_call` (a call without id or function name), `bad_content` (a result that is not text), `cut_call` (a call
+    whose arguments were cut off: see mend_cut_calls)."""
     problems: list[SequenceProblem] = []
     for index, message in enumerate(messages):
         calls = calls_of(message)
@@ -142,6 +167,9 @@ def sequence_problems(messages: Sequence[Mapping[str, Any]]) -> list[SequencePro
         for call in calls:
             if not call.id or not call.name:
                 problems.append(SequenceProblem(index, "bad_call", f"message {index + 1} has a call without id/name"))
+            elif call.cut:
+                text = f"message {index + 1} has a call to {call.name} whose arguments were cut off"
+                problems.append(SequenceProblem(index, "cut_call", text))
         if len(set(ids)) != len(ids):
             problems.append(SequenceProblem(index, "duplicate", f"message {index + 1} has two calls with one id"))
         problems += _block_problems(messages, index, set(ids))
@@ -194,6 +222,25 @@ def validate_sequence(messages: Sequence[Mapping[str, Any]]) -> None:
         raise ToolSequenceError(problems)
 
 
+def mend_cut_calls(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """`messages` as a request can carry them: each cut call's partial arguments replaced by `{}` (its result, given
+    like any other call's, says it was cut off). Messages without a cut call are returned as they are."""
+    mended: list[dict[str, Any]] = []
+    for message in messages:
+        if not any(call.cut for call in calls_of(message)):
+            mended.append(dict(message))
+            continue
+        calls = []
+        for call in message.get("tool_calls") or []:
+            function = dict(call.get("function") or {})
+            arguments = function.get("arguments")
+            if isinstance(arguments, str) and not arguments_complete(arguments):
+                function["arguments"] = "{}"
+            calls.append({**call, "function": function})
+        mended.append({**message, "tool_calls": calls})
+    return mended
+
+
 def tool_message(call_id: str, content: str) -> dict[str, Any]:
     """The `role: "tool"` message answering the call `call_id`."""
     return {"role": "tool", "tool_call_id": call_id, "content": content}
@@ -240,7 +287,9 @@ def parse_canned_results(text: str) -> dict[str, str]:
 
 def automatic_result(call: PendingCall, canned: Mapping[str, str], *, demo_tools: bool = True) -> AutoResult | None:
     """The result a call gets without typing: the canned result for its tool name, else (with `demo_tools`) the
-    built-in tool of that name run locally, else None."""
+    built-in tool of that name run locally, else None; never for a cut call (its arguments are partial)."""
+    if call.cut:
+        return None
     if call.name in canned:
         return AutoResult(canned[call.name], "canned")
     if demo_tools and call.name in DEMO_TOOLS:

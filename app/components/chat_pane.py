@@ -27,6 +27,7 @@ from services.tool_turns import (
     PendingCall,
     ToolSequenceError,
     call_names,
+    mend_cut_calls,
     pending_calls,
     sequence_problems,
     with_call_ids,
@@ -243,7 +244,7 @@ def generate_answer(deployment: Deployment, system_prompt: str, values: ParamVal
         return
     # A conversation imported or handed over with unanswered calls gets "not run" results: the API needs one per call.
     _close_unanswered(conversation)
-    messages = api_messages(system_prompt, [entry.turn for entry in conversation])
+    messages = mend_cut_calls(api_messages(system_prompt, [entry.turn for entry in conversation]))
     problems = sequence_problems(messages)
     if problems:
         # Never sent: OpenAI and Azure answer 400 to tool calls and results out of order.

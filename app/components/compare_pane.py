@@ -23,6 +23,7 @@ from services.compare_model import PaneReply
 from services.config import Deployment
 from services.safe_markdown import code_span
 from services.schemas import ModelInfo
+from services.tool_turns import arguments_complete
 from services.transcript import FAILED_MARK
 
 __all__ = [
@@ -127,6 +128,8 @@ def render_reply(
         for call in reply.tool_calls:
             st.caption(f"tool call {code_span(call.function.name)}")
             st.code(call.function.arguments or "{}", language="json")
+            if not arguments_complete(call.function.arguments or ""):
+                st.caption(":orange[cut off: its arguments stopped arriving, so it cannot be run]")
         if reply.status == "stopped":
             partial = reply.text or reply.tool_calls
             st.caption("stopped: the text above is what arrived" if partial else "stopped before the first token")

@@ -1,5 +1,6 @@
 """Starting the compare page's requests: a shared prompt, one pane's retry, the panes' answers to tool results, and
-moving a finished run into the conversation. Every request's messages are checked before they are sent."""
+moving a finished run into the conversation. Every request's messages are checked before they are sent (a tool call
+cut off by Stop goes with `{}` for its partial arguments)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from services import tracing
 from services.compare_model import Turn, decline_waiting, pane_history, pane_messages, reply_from_snapshot
 from services.compare_run import CompareRun, PaneJob
 from services.config import Deployment
-from services.tool_turns import sequence_problems
+from services.tool_turns import mend_cut_calls, sequence_problems
 
 Asked = dict[str, tuple[str, dict[str, Any]]]  # pane uid -> (system prompt, params)
 STOP_WAIT_S = 3.0
@@ -59,7 +60,7 @@ def start_turn(state: CompareState, prompt: str, asked: Asked, deps: dict[str, D
         if deployment is None:
             continue
         system, params = asked[pane.uid]
-        messages = pane_messages(state.turns, pane.uid, system, prompt)
+        messages = mend_cut_calls(pane_messages(state.turns, pane.uid, system, prompt))
         if _checked(state, labels[pane.uid], messages):
             jobs.append(PaneJob(pane.uid, deployment, get_client(deployment), messages, params))
     if declined:
@@ -88,9 +89,9 @@ def retry_pane(state: CompareState, pane_uid: str, asked: Asked, deps: dict[str,
     continuing = bool(rounds) and rounds[-1].failed  # type: ignore[index]
     if continuing:
         rounds.pop()  # type: ignore[union-attr]
-        messages = pane_history(state.turns, pane_uid, system)
+        messages = mend_cut_calls(pane_history(state.turns, pane_uid, system))
     else:
-        messages = pane_messages(state.turns[:-1], pane_uid, system, turn.prompt)
+        messages = mend_cut_calls(pane_messages(state.turns[:-1], pane_uid, system, turn.prompt))
         turn.replies.pop(pane_uid, None)
         turn.rounds.pop(pane_uid, None)
     if not _checked(state, state.labels()[pane_uid], messages):
@@ -113,7 +114,7 @@ def continue_panes(state: CompareState, asked: Asked, deps: dict[str, Deployment
         if pane.uid not in uids or deployment is None or pane.uid not in asked:
             continue
         system, params = asked[pane.uid]
-        messages = pane_history(state.turns, pane.uid, system)
+        messages = mend_cut_calls(pane_history(state.turns, pane.uid, system))
         if _checked(state, labels[pane.uid], messages):
             jobs.append(PaneJob(pane.uid, deployment, get_client(deployment), messages, params))
     if not jobs:

@@ -15,10 +15,14 @@ import streamlit as st
 from app.components import presenter
 from services.demo_tools import DEMO_TOOLS
 from services.safe_markdown import code_span, escape_markdown
-from services.tool_turns import PendingCall, automatic_result, call_key
+from services.tool_turns import CUT_RESULT, PendingCall, automatic_result, call_key
 
 TYPED = "Type the result"
 CANNED = "Canned result"
+CUT_NOTE = (
+    "cut off: the answer was stopped before this call's arguments were complete, so it cannot be run. It is "
+    "answered “not run” when the results are sent."
+)
 
 
 def _builtin_label(name: str) -> str:
@@ -68,7 +72,11 @@ def _send(
     on_send: Callable[[list[tuple[PendingCall, str]]], None],
     hide_ids: bool = False,
 ) -> None:
-    results = [(call, st.session_state.get(_keys(key, i, call)[1], "")) for i, call in enumerate(pending)]
+    # A cut call cannot be run: it is answered as cut off, whatever the other calls get.
+    results = [
+        (call, CUT_RESULT if call.cut else st.session_state.get(_keys(key, i, call)[1], ""))
+        for i, call in enumerate(pending)
+    ]
     empty = [_call_name(call, i, hide_ids) for i, (call, text) in enumerate(results) if not text.strip()]
     if empty:
         names = ", ".join(code_span(name) for name in empty)
@@ -116,6 +124,9 @@ def render_pending_calls(
             st.markdown(f"{index + 1}. {code_span(call.name or '?')}{call_id}")
             text, language = _arguments(call)
             st.code(text, language=language, wrap_lines=True)
+            if call.cut:
+                st.caption(f":orange[{CUT_NOTE}]")
+                continue
             st.radio(
                 "Result from",
                 options,
