@@ -105,12 +105,17 @@ def render_pending_calls(
     (filled in for canned and built-in sources, editable); "Send results" calls `on_send([(call, result), ...])`.
     With `hide_ids` (or on stage) no call id is shown."""
     with st.container(border=True, key=f"{key}_pending"):
-        count = "call waits" if len(pending) == 1 else "calls wait"
-        st.markdown(f"**:material/build: {len(pending)} tool {count} for a result**")
-        st.caption(
-            "Give each call's result, then send them: the model continues from there. Typing a message instead "
-            "answers each call *not run*."
-        )
+        if all(call.cut for call in pending):
+            count = "call was" if len(pending) == 1 else "calls were"
+            st.markdown(f"**:material/build: {len(pending)} tool {count} cut off**")
+            st.caption("Send to let the model go on from there (answered *not run*), or type a message instead.")
+        else:
+            count = "call waits" if len(pending) == 1 else "calls wait"
+            st.markdown(f"**:material/build: {len(pending)} tool {count} for a result**")
+            st.caption(
+                "Give each call's result, then send them: the model continues from there. Typing a message instead "
+                "answers each call *not run*."
+            )
         for index, call in enumerate(pending):
             source_key, text_key = _keys(key, index, call)
             options = source_options(call, canned)

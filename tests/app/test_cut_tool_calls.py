@@ -82,6 +82,7 @@ def test_auto_answers_leave_a_pane_with_a_cut_call_to_the_user(fault_server: Fau
     scenario = fault_server.scenario(Reply(sse=chat_chunks(["Going on."])))
     at = stopped_pane(scenario, PARTIAL, auto=True)  # canned "get_weather" would cover it, were it whole
     assert bodies(scenario) == []
+    assert "1 tool call was cut off" in all_text(at)
     assert answer_boxes(at, "compare_tool_p1_") == []
     at.button(key="compare_tool_p1_send").click().run()
     [body] = bodies(scenario)
