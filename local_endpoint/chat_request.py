@@ -13,6 +13,7 @@ from local_endpoint.params import integer, number, reject_extras
 
 if TYPE_CHECKING:
     from local_endpoint.chat_model import ChatModel
+    from local_endpoint.grammar_cache import CompiledGrammar, GrammarCache
 
 AZURE_KNOWN = {
     "messages", "frequency_penalty", "stream", "presence_penalty", "temperature", "top_p", "max_tokens",
@@ -52,6 +53,11 @@ class ChatRequest:
     def tokens(self, model: ChatModel) -> list[int]:
         """The messages through the model's chat template, as token ids."""
         return model.prompt_tokens(self.messages)
+
+    def bound_json_length(self, limit: int) -> None:
+        """Stop a JSON answer after `limit` tokens when the request set no max_tokens (finish_reason `length` then)."""
+        if (self.json_mode or self.json_schema is not None) and self.sampling.get("max_tokens", -1) < 0:
+            self.sampling["max_tokens"] = limit
 
 
 def _message_text(i: int, message: Any) -> dict[str, str]:
@@ -227,21 +233,18 @@ def sampling(
     return out
 
 
-def build_grammar(request: ChatRequest) -> Any:
-    """The llama.cpp grammar for the requested JSON output, or None; a schema llama.cpp cannot compile is a 422."""
-    if not request.json_mode and request.json_schema is None:
-        return None
-    import json
+def build_grammar(request: ChatRequest, grammars: GrammarCache) -> CompiledGrammar | None:
+    """The compiled llama.cpp grammar for the requested JSON output from the model's cache (compiled on a miss), or
+    None for text; a schema llama.cpp cannot follow is a 422. A miss can take a while: call it off the event loop."""
+    if request.json_schema is not None:
+        from local_endpoint.grammar_cache import GrammarError
 
-    from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
-
-    if request.json_schema is None:
-        return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
-    try:
-        return LlamaGrammar.from_json_schema(json.dumps(request.json_schema), verbose=False)
-    except Exception as exc:
-        raise not_supported(
-            ("response_format", "json_schema", "schema"),
-            request.json_schema,
-            f"llama.cpp cannot follow this schema: {exc}",
-        ) from exc
+        try:
+            return grammars.json_schema(request.json_schema)
+        except GrammarError as exc:
+            raise not_supported(
+                ("response_format", "json_schema", "schema"),
+                request.json_schema,
+                f"llama.cpp cannot follow this schema: {exc}",
+            ) from exc
+    return grammars.json_object() if request.json_mode else None

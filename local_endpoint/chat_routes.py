@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -19,6 +20,10 @@ from local_endpoint.deployments import Deployment
 from local_endpoint.errors import ContractError
 from local_endpoint.http_common import until_disconnect
 from local_endpoint.limits import Limits
+
+if TYPE_CHECKING:
+    from local_endpoint.chat_model import ChatModel
+    from local_endpoint.grammar_cache import CompiledGrammar
 
 
 class ClosingStreamingResponse(StreamingResponse):
@@ -59,16 +64,18 @@ async def start_run(
     deployment: Deployment,
     generation: Any,
     blocklist: Blocklist,
-    grammar_of: Callable[[], Any] = lambda: None,
+    grammar_of: Callable[[Any], Any] | None = None,
 ) -> ChatRun:
     """Check the prompt against the blocklist, wait for a turn on the model and start generating (chat and text
-    completions alike). The prompt's tokens are checked against the context window on the model's thread."""
+    completions alike). `grammar_of(model)` runs on a worker thread before the turn is taken (a grammar compile
+    neither blocks the event loop nor holds the model). The prompt's tokens are checked against the context window on
+    the model's thread."""
     match = blocklist.find(generation.prompt_text)
     if match is not None:
         raise prompt_filtered(match)
     slot = deployment.slot
-    await until_disconnect(request, slot.model())
-    grammar = grammar_of()
+    model = await until_disconnect(request, slot.model())
+    grammar = None if grammar_of is None else await until_disconnect(request, asyncio.to_thread(grammar_of, model))
     turn = await until_disconnect(request, slot.take_turn())
     run = ChatRun(slot, generation, grammar, blocklist)
     try:
@@ -107,7 +114,13 @@ async def chat_completions(
 ) -> Response:
     """Validate, check the prompt, wait for a turn on the model and answer (streamed or not)."""
     chat = parse_chat(body, extra_mode=extra_mode, openai_style=openai_style, max_messages=limits.max_messages)
-    run = await start_run(request, deployment, chat, blocklist, lambda: build_grammar(chat))
+
+    def structured_output(model: ChatModel) -> CompiledGrammar | None:
+        chat.bound_json_length(model.json_max_tokens)
+        return build_grammar(chat, model.grammars)
+
+    wants_json = chat.json_mode or chat.json_schema is not None
+    run = await start_run(request, deployment, chat, blocklist, structured_output if wants_json else None)
     common = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": deployment.model_name}
     if chat.stream:
         return event_stream(_sse(run, common), run)

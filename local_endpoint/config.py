@@ -8,6 +8,12 @@ from dataclasses import dataclass, field
 
 from local_endpoint.limits import MIB, Limits
 
+# Compiled JSON grammars kept per chat model (least recently used dropped first).
+DEFAULT_GRAMMAR_CACHE_SIZE = 64
+# The length bound of a json_object / json_schema answer when the request sets no max_tokens: a small model can
+# otherwise write one JSON string until the context is full.
+DEFAULT_JSON_MAX_TOKENS = 256
+
 
 def _int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     raw = environ.get(name, "").strip()
@@ -36,6 +42,8 @@ class EndpointConfig:
     chat_context: int = 2048
     threads: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
     limits: Limits = field(default_factory=Limits)
+    grammar_cache_size: int = DEFAULT_GRAMMAR_CACHE_SIZE
+    json_max_tokens: int = DEFAULT_JSON_MAX_TOKENS
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> EndpointConfig:
@@ -60,4 +68,6 @@ class EndpointConfig:
             chat_context=_int(env, "LOCAL_ENDPOINT_CHAT_CONTEXT", 2048, 256),
             threads=_int(env, "LOCAL_ENDPOINT_THREADS", max(1, min(4, os.cpu_count() or 1)), 1),
             limits=limits,
+            grammar_cache_size=_int(env, "LOCAL_ENDPOINT_GRAMMAR_CACHE", DEFAULT_GRAMMAR_CACHE_SIZE, 1),
+            json_max_tokens=_int(env, "LOCAL_ENDPOINT_JSON_MAX_TOKENS", DEFAULT_JSON_MAX_TOKENS, 1),
         )
