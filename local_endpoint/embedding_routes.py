@@ -1,4 +1,5 @@
-"""`/embeddings` and `/images/embeddings`: batches run on the model's worker thread, one request at a time."""
+"""`/embeddings` and `/images/embeddings`: text requests that wait together run together (`embed_batcher`), images
+one request at a time; vectors are written by orjson."""
 
 from __future__ import annotations
 
@@ -7,18 +8,26 @@ import uuid
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from local_endpoint.deployments import Deployment
-from local_endpoint.embeddings_request import encode_vector, parse_image_embeddings, parse_text_embeddings
+from local_endpoint.embed_batcher import batcher_for
+from local_endpoint.embeddings_request import (
+    encode_vectors,
+    parse_image_embeddings,
+    parse_text_embeddings,
+    render_json,
+)
 from local_endpoint.errors import invalid_input
 from local_endpoint.http_common import until_disconnect
 from local_endpoint.image_descriptor import ImageDecodeError
 from local_endpoint.limits import Limits, too_many
 
 
-def _result(deployment: Deployment, vectors: Any, fmt: str, tokens: int) -> JSONResponse:
-    data = [{"object": "embedding", "index": i, "embedding": encode_vector(v, fmt)} for i, v in enumerate(vectors)]
+def _result(
+    deployment: Deployment, vectors: Any, fmt: str, tokens: int, headers: dict[str, str] | None = None
+) -> Response:
+    data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(encode_vectors(vectors, fmt))]
     body = {
         "id": f"embd-{uuid.uuid4().hex}",
         "object": "list",
@@ -26,7 +35,7 @@ def _result(deployment: Deployment, vectors: Any, fmt: str, tokens: int) -> JSON
         "data": data,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
-    return JSONResponse(body)
+    return Response(render_json(body), media_type="application/json", headers=headers)
 
 
 async def text_embeddings(
@@ -47,12 +56,10 @@ async def text_embeddings(
     tokens = sum(len(e.ids) for e in encodings)
     if tokens > limits.max_embedding_tokens:
         raise too_many("input", tokens, limits.max_embedding_tokens, "tokens", "LOCAL_ENDPOINT_MAX_EMBEDDING_TOKENS")
-    turn = await until_disconnect(request, slot.take_turn())
-    try:
-        vectors, tokens = await slot.run(turn, lambda model: model.embed_encodings(encodings))
-    finally:
-        turn.release_unless_handed_over()
-    return _result(deployment, vectors, parsed.encoding_format, tokens)
+    # Queued requests of this model run together; a client that leaves while waiting frees its place.
+    done = await until_disconnect(request, batcher_for(slot).embed(encodings))
+    headers = {"x-embedding-batch": done.run.header()}
+    return _result(deployment, done.vectors, parsed.encoding_format, done.tokens, headers)
 
 
 async def image_embeddings(

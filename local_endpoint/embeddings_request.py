@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from local_endpoint.errors import invalid_input, not_supported
 from local_endpoint.limits import Limits, too_many
@@ -102,15 +103,22 @@ def _short(value: Any) -> Any:
     return value[:64] + "..." if isinstance(value, str) and len(value) > 64 else value
 
 
-def encode_vector(vector: npt.NDArray[np.float32], fmt: str) -> list[float] | list[int] | str:
-    """One unit vector in the requested `encoding_format` (base64 is little-endian float32)."""
+def encode_vectors(vectors: npt.NDArray[np.floating], fmt: str) -> list[Any]:
+    """Each row of `vectors` in `encoding_format`: a numpy row (for `render_json`) or, for base64, a string."""
+    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
     if fmt == "float":
-        return [float(x) for x in vector]
+        return list(matrix)
     if fmt == "base64":
-        return base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
+        raw = matrix.astype("<f4")
+        return [base64.b64encode(row.tobytes()).decode("ascii") for row in raw]
     if fmt == "int8":
-        return [int(x) for x in np.clip(np.round(vector * 127.0), -128, 127).astype(np.int8)]
+        return list(np.clip(np.round(matrix * 127.0), -128, 127).astype(np.int8))
     if fmt == "uint8":
-        return [int(x) for x in np.clip(np.round((vector + 1.0) * 127.5), 0, 255).astype(np.uint8)]
-    packed = np.packbits(vector > 0)
-    return [int(x) for x in packed.view(np.int8)] if fmt == "binary" else [int(x) for x in packed]
+        return list(np.clip(np.round((matrix + 1.0) * 127.5), 0, 255).astype(np.uint8))
+    packed = np.packbits(matrix > 0, axis=1)
+    return list(packed.view(np.int8) if fmt == "binary" else packed)
+
+
+def render_json(body: Any) -> bytes:
+    """`body` as compact JSON with numpy rows written by orjson (float32 in its shortest exact form)."""
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
