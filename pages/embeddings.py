@@ -6,7 +6,15 @@ import streamlit as st
 
 from app.components import embedding_job as jobs
 from app.components.embedding_compare import render_compare
-from app.components.embedding_inputs import EmbedOptions, collect_dataset, render_options, reset_option
+from app.components.embedding_inputs import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_CONCURRENCY,
+    EmbedOptions,
+    collect_dataset,
+    over_limit,
+    render_options,
+    reset_option,
+)
 from app.components.embedding_picker import PickedDeployment, pick_deployments
 from app.components.embedding_results import render_export, render_failures, render_heatmap, render_map
 from app.components.error_card import render_error
@@ -27,8 +35,8 @@ def _retry_missing() -> None:
         labels=run.labels,
         deployments=[side.deployment for side in run.sides],
         params=dict(first.params),
-        batch_size=int(st.session_state.get("emb_batch_size", 64)),
-        concurrency=int(st.session_state.get("emb_concurrency", 4)),
+        batch_size=int(st.session_state.get("emb_batch_size", DEFAULT_BATCH_SIZE)),
+        concurrency=int(st.session_state.get("emb_concurrency", DEFAULT_CONCURRENCY)),
         models=[side.model for side in run.sides],
         previous=run,
         source=run.source,
@@ -49,8 +57,8 @@ def _retry_without(param: str) -> None:
             labels=run.labels,
             deployments=[side.deployment for side in run.sides],
             params=params,
-            batch_size=int(st.session_state.get("emb_batch_size", 64)),
-            concurrency=int(st.session_state.get("emb_concurrency", 4)),
+            batch_size=int(st.session_state.get("emb_batch_size", DEFAULT_BATCH_SIZE)),
+            concurrency=int(st.session_state.get("emb_concurrency", DEFAULT_CONCURRENCY)),
             models=[side.model for side in run.sides],
             source=run.source,
         )
@@ -60,7 +68,7 @@ def _retry_without(param: str) -> None:
 def _within_limit(dataset: TextDataset, main: PickedDeployment) -> TextDataset:
     """Warn about texts over the model's input limit; optionally leave them out."""
     limit = datasets.token_limit(main.model_name)
-    long = datasets.over_limit(dataset.texts, limit) if limit else []
+    long = over_limit(dataset.texts, limit) if limit else []
     if not long:
         return dataset
     first = ", ".join(f"#{i}" for i in long[:8]) + (" …" if len(long) > 8 else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,6 +31,9 @@ PASTE_MAX_LINES = 1_000
 PASTE_MAX_CHARS = 1_000_000
 PASTED_FILE_NAME = "pasted-lines.txt"
 UPLOAD_TYPES = ["txt", "csv", "tsv", "jsonl", "ndjson", "json"]
+# Texts per request and requests in flight unless the Options panel says otherwise (bench/embeddings_page.py).
+DEFAULT_BATCH_SIZE = 64
+DEFAULT_CONCURRENCY = 4
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,18 @@ class EmbedOptions:
 @st.cache_data(show_spinner=False)
 def _sample() -> TextDataset:
     return datasets.sample_dataset()
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _over_limit(digest: str, limit: int, _texts: list[str]) -> list[int]:
+    return datasets.over_limit(_texts, limit)
+
+
+def over_limit(texts: list[str], limit: int) -> list[int]:
+    """Indices of texts over `limit` estimated tokens, kept per text list: every rerun of the page asks again, and
+    estimating 10,000 texts takes about a second on a busy machine (hashing them for the cache, milliseconds)."""
+    digest = hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()
+    return _over_limit(digest, limit, texts)
 
 
 def _read_lines(data: bytes, name: str) -> pd.DataFrame:
@@ -219,8 +235,8 @@ def render_options() -> EmbedOptions:
             key="emb_encoding",
             help="base64 is smaller on the wire; it is decoded to the same float32 vectors.",
         )
-        batch_size = cols[3].number_input("Batch size", 1, 2048, 64, key="emb_batch_size")
-        concurrency = cols[4].number_input("Parallel requests", 1, 16, 4, key="emb_concurrency")
+        batch_size = cols[3].number_input("Batch size", 1, 2048, DEFAULT_BATCH_SIZE, key="emb_batch_size")
+        concurrency = cols[4].number_input("Parallel requests", 1, 16, DEFAULT_CONCURRENCY, key="emb_concurrency")
     return EmbedOptions(
         input_type=None if input_type == NOT_SENT else str(input_type),
         dimensions=int(dimensions) or None,
