@@ -88,21 +88,26 @@ def _scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def _reply_parts(reply: PaneReply, shown: str, hide: Callable[[str], str]) -> list[str]:
-    """One answer of a pane: text, tool calls, the results given to them, notes, error and parameters."""
+def _call_label(call_id: str, show_ids: bool) -> str:
+    return f" · call {_esc(call_id)}" if show_ids else ""
+
+
+def _reply_parts(reply: PaneReply, shown: str, hide: Callable[[str], str], *, show_ids: bool = True) -> list[str]:
+    """One answer of a pane: text, tool calls, the results given to them, notes, error and parameters. Call ids are
+    left out of a blind export: their form (`toolu_…`, `call_…`) hints at the provider."""
     parts = [f"<div class='reply'>{_esc(reply.text)}</div>"] if reply.text else []
     calls = api_tool_calls(reply)
     for call in calls:
         function = call["function"]
         parts.append(
-            f"<div class='tool-call'><p class='muted'>Tool call · {_esc(function['name'])} · call {_esc(call['id'])}"
-            f"</p><pre>{_esc(function['arguments'])}</pre></div>"
+            f"<div class='tool-call'><p class='muted'>Tool call · {_esc(function['name'])}"
+            f"{_call_label(call['id'], show_ids)}</p><pre>{_esc(function['arguments'])}</pre></div>"
         )
     names = {call["id"]: call["function"]["name"] for call in calls}
     for result in reply.tool_results:
         parts.append(
-            f"<div class='tool-result'><p class='muted'>Tool result · {_esc(names.get(result.call_id, '?'))} · call "
-            f"{_esc(result.call_id)}</p><pre>{_esc(result.content)}</pre></div>"
+            f"<div class='tool-result'><p class='muted'>Tool result · {_esc(names.get(result.call_id, '?'))}"
+            f"{_call_label(result.call_id, show_ids)}</p><pre>{_esc(result.content)}</pre></div>"
         )
     if reply.status == "stopped":
         parts.append("<p class='muted'>stopped</p>")
@@ -156,7 +161,7 @@ def export_html(
             css = "pane winner" if turn.vote == pid else "pane"
             parts.append(f"<div class='{css}'><h3>{_esc(names.get(pid, pid))}</h3>")
             for reply in chain:
-                parts += _reply_parts(reply, names.get(pid, reply.deployment), hide)
+                parts += _reply_parts(reply, names.get(pid, reply.deployment), hide, show_ids=mask is None)
             parts.append("</div>")
         parts.append("</div>")
         parts.append(_metrics_table("Metrics", last_turn_rows([turn], pane_ids), names))

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from services.blind_mask import blind_mask
 from services.compare_export import export_html
 from services.compare_model import (
     PaneReply,
@@ -138,6 +139,17 @@ def test_the_export_shows_tool_calls_and_results_as_such():
     assert "{&quot;temperature_c&quot;: 21}" in page
     assert page.index("Tool call") < page.index("Tool result") < page.index("21 degrees")
     assert "dep-a" not in page.split("<details>")[0]  # the label stands for the pane
+
+
+def test_a_blind_export_shows_tool_calls_and_results_without_their_ids():
+    turn = Turn("weather?", {"a": reply("a", "", [call("toolu_01Xyz", "get_weather", '{"city":"Oslo"}')])})
+    answer_calls([turn], "a", {"toolu_01Xyz": json.dumps({"temperature_c": 21})})
+    mask = blind_mask({"Model A": ["dep-a"]})
+    page = export_html([turn], ["a"], {"a": "Model A"}, {}, mask=mask)
+    assert "Tool call · get_weather</p>" in page
+    assert "Tool result · get_weather</p>" in page
+    assert "toolu_" not in page  # the id's form hints at the provider
+    assert "call toolu_01Xyz" in export_html([turn], ["a"], {"a": "dep-a"}, {})  # revealed: the ids come back
 
 
 def test_a_turn_with_tool_rounds_counts_every_answer_in_its_metrics():
