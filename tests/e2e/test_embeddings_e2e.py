@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -110,13 +109,11 @@ def test_ten_thousand_texts_go_end_to_end_into_a_webgl_scatter(page: Any, embedd
         {"name": "ten-thousand.csv", "mimeType": "text/csv", "buffer": csv.encode()}
     )
     wait_until_idle(page)
-    started = time.monotonic()
     page.get_by_role("button", name="Embed 10,000 texts").click()
     page.get_by_text("10,000 of 10,000 texts embedded").wait_for(timeout=120_000)
     scatter = page.locator(".js-plotly-plot").first
     scatter.wait_for(timeout=60_000)
     wait_until_idle(page, timeout_s=120)
-    elapsed = time.monotonic() - started
     assert scatter.evaluate(POINTS_JS) == 10_000
     assert set(scatter.evaluate("el => el._fullData.map(t => t.type)")) == {"scattergl"}
     # The page still answers: switching the colouring redraws the same points.
@@ -125,7 +122,7 @@ def test_ten_thousand_texts_go_end_to_end_into_a_webgl_scatter(page: Any, embedd
     assert page.locator(".js-plotly-plot").first.evaluate(POINTS_JS) == 10_000
     page.set_viewport_size({"width": 1400, "height": 1800})
     screenshot(page, "embeddings-10k")
-    assert elapsed < 120, f"10,000 texts took {elapsed:.0f} s end to end"
+    # The time it takes is measured in bench/embeddings_page.py, not asserted here.
 
 
 def test_pasted_texts_and_options_survive_a_visit_to_another_page(page: Any, embeddings_app: AppServer) -> None:
