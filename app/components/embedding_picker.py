@@ -15,6 +15,8 @@ from services.schemas import ModelInfo
 
 MAIN_KEY = "emb_deployment"
 OTHER_KEY = "emb_compare_with"
+OTHER_CHOSEN_KEY = "emb_compare_chosen"
+DEFAULT_FOR_KEY = "emb_compare_default_for"
 NO_COMPARISON = "(none)"
 EMBEDDING_TYPES = {"embeddings", "text_embeddings", "text-embeddings", "embedding"}
 
@@ -54,8 +56,12 @@ def embedding_deployment_names(deployments: dict[str, Deployment]) -> list[str]:
 
 
 def default_comparison(preferred: list[str], main: str) -> str:
-    """The first embeddings deployment other than the main one (the second of the preferred), else no comparison."""
-    return next((name for name in preferred if name != main), NO_COMPARISON)
+    """With the first embeddings deployment as the main one, the second (when there is one); else no comparison."""
+    return preferred[1] if len(preferred) > 1 and preferred[0] == main else NO_COMPARISON
+
+
+def _user_chose_comparison() -> None:
+    st.session_state[OTHER_CHOSEN_KEY] = True
 
 
 def _describe(picked: PickedDeployment) -> None:
@@ -90,10 +96,17 @@ def pick_deployments() -> tuple[PickedDeployment | None, PickedDeployment | None
         _describe(main)
     with right:
         choices = [NO_COMPARISON] + [n for n in names if n != name]
-        if st.session_state.get(OTHER_KEY) not in choices:
+        # The default follows the main deployment until the user picks a comparison; their pick stays while it can.
+        following = not st.session_state.get(OTHER_CHOSEN_KEY) and st.session_state.get(DEFAULT_FOR_KEY) != name
+        if following or st.session_state.get(OTHER_KEY) not in choices:
             st.session_state[OTHER_KEY] = default_comparison(preferred, name)
+            st.session_state[DEFAULT_FOR_KEY] = name
         other_name = st.selectbox(
-            "Compare with", choices, key=OTHER_KEY, help="Embed the same texts with a second deployment to compare."
+            "Compare with",
+            choices,
+            key=OTHER_KEY,
+            on_change=_user_chose_comparison,
+            help="Embed the same texts with a second deployment to compare.",
         )
         other = None
         if other_name != NO_COMPARISON:

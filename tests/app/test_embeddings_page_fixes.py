@@ -123,10 +123,27 @@ def test_compare_with_defaults_to_the_second_embeddings_deployment(local_deploym
     at.selectbox(key="emb_compare_with").set_value("(none)").run()
     at.run()
     assert at.selectbox(key="emb_compare_with").value == "(none)"
-    # Main switched to the comparison's deployment: the other embeddings deployment becomes the comparison.
+    # Main switched to the chosen comparison's deployment: that choice cannot stay, and no comparison is the default.
     at.selectbox(key="emb_compare_with").set_value("paraphrase-minilm-l3-v2").run()
     at.selectbox(key="emb_deployment").set_value("paraphrase-minilm-l3-v2").run()
-    assert at.selectbox(key="emb_compare_with").value == "all-minilm-l6-v2"
+    assert at.selectbox(key="emb_compare_with").value == "(none)"
+
+
+def test_the_default_comparison_follows_the_main_deployment_until_one_is_chosen(
+    local_deployments: dict[str, Deployment],
+) -> None:
+    at = _page(local_deployments)
+    assert at.selectbox(key="emb_compare_with").value == "paraphrase-minilm-l3-v2"
+    # Another main deployment: the default comparison (never chosen) goes, so one deployment's texts are not
+    # embedded twice unasked.
+    at.selectbox(key="emb_deployment").set_value("smollm2-135m-instruct").run()
+    assert at.selectbox(key="emb_compare_with").value == "(none)"
+    at.selectbox(key="emb_deployment").set_value("all-minilm-l6-v2").run()
+    assert at.selectbox(key="emb_compare_with").value == "paraphrase-minilm-l3-v2"
+    # A comparison the user picked stays when the main deployment changes.
+    at.selectbox(key="emb_compare_with").set_value("image-descriptor").run()
+    at.selectbox(key="emb_deployment").set_value("smollm2-135m-instruct").run()
+    assert at.selectbox(key="emb_compare_with").value == "image-descriptor"
 
 
 def test_compare_with_stays_empty_with_one_embeddings_deployment(local_deployments: dict[str, Deployment]) -> None:
