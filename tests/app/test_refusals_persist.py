@@ -77,6 +77,13 @@ def test_the_same_name_on_another_endpoint_learns_nothing_from_it(
     assert not at.checkbox(key="p_tools_on").disabled
 
 
+def _chat_options(models: AppTest) -> pd.DataFrame:
+    """The capability map's table that has the `tools` column (the map is drawn as more than one table)."""
+    tables = [frame.value for frame in models.dataframe if "tools" in frame.value.columns]
+    assert len(tables) == 1, [list(frame.value.columns) for frame in models.dataframe]
+    return tables[0].set_index("deployment")
+
+
 def test_the_models_page_lists_a_learned_refusal_and_forget_removes_it(
     app_with_config: Callable[..., AppTest], fault_server: FaultServer
 ) -> None:
@@ -84,8 +91,7 @@ def test_the_models_page_lists_a_learned_refusal_and_forget_removes_it(
     config = _learn_that_tools_are_refused(app_with_config, scenario)
     RefusalStore().record(NAME, scenario.endpoint, "seed", "probe: seed refused")
     models = _models_page()
-    capabilities: pd.DataFrame = models.dataframe[1].value.set_index("deployment")
-    assert capabilities.loc[NAME, "tools"] == "not supported"
+    assert _chat_options(models).loc[NAME, "tools"] == "not supported"
     listed = all_text(models)
     assert "`tools`: rejected with 422" in listed and "`seed`: probe: seed refused" in listed
 
@@ -97,7 +103,7 @@ def test_the_models_page_lists_a_learned_refusal_and_forget_removes_it(
     assert not models.exception, models.exception
     assert RefusalStore().all() == []
     assert "Nothing learned yet." in all_text(models)
-    assert models.dataframe[1].value.set_index("deployment").loc[NAME, "tools"] == "unknown"
+    assert _chat_options(models).loc[NAME, "tools"] == "unknown"
 
     again = app_with_config(config)
     assert not again.checkbox(key="p_tools_on").disabled
