@@ -59,6 +59,8 @@ def _save(state: CompareState, turn: Turn) -> None:
     replies = list(turn.replies.values())
     if len(replies) < 2:
         return  # one answer alone compares nothing
+    # The voter judged each pane's last answer (after its tool rounds): its call's trace is the one to keep.
+    last_answers = [turn.chain(pane_id)[-1] for pane_id in turn.replies]
     vote_id = _vote_id(state, turn)
     viewer = current_viewer()
     try:
@@ -71,7 +73,7 @@ def _save(state: CompareState, turn: Turn) -> None:
             vote_id,
             prompt=turn.prompt,
             deployments=[reply.deployment for reply in replies],
-            trace_ids=[_trace_id(reply) for reply in replies],
+            trace_ids=[_trace_id(reply) for reply in last_answers],
             verdict=verdict,
             winner_index=list(turn.replies).index(turn.vote) if verdict == arena.WIN else None,
             owner=viewer.owner,

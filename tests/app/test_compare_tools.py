@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from services.compare_model import Turn
 from services.config import Deployment
+from services.store.arena import ArenaStore
 from services.tool_turns import NOT_RUN_RESULT, sequence_problems
 from tests.app.conftest import all_text
 from tests.fixtures.fault_server import FaultServer, Reply, Scenario, chat_chunks, tool_call_chunks
@@ -159,6 +160,23 @@ def test_blind_mode_keeps_names_hidden_through_a_tool_round(fault_server):
     assert "It is 42." in text and "21 °C." in text
     for name in ("orion", "vega", "fault-model"):
         assert name not in text, name
+
+
+def test_a_blind_vote_after_a_tool_round_keeps_the_trace_of_each_panes_last_answer(fault_server):
+    scenarios = make_scenarios(fault_server, NO_INFO)  # /info
+    at = page(scenarios)
+    at.toggle(key="compare.blind").set_value(True).run()
+    at.toggle(key="compare.auto_tools").set_value(True).run()
+    at.text_area(key="compare_tools_canned").input('{"get_weather": "sunny"}').run()
+    at.chat_input(key="compare.input").set_value("go").run()
+    at.radio(key="compare.vote.0").set_value("Tie").run()
+    assert not at.exception, at.exception
+    [turn] = turns(at)
+    first = {reply.metrics.trace_id for reply in turn.replies.values() if reply.metrics}
+    last = [turn.chain(pane)[-1].metrics.trace_id for pane in turn.replies]
+    assert first and not first & set(last)  # the tool round was a run (and a trace) of its own
+    [vote] = ArenaStore().votes()
+    assert vote.trace_ids == tuple(last)
 
 
 def test_continue_with_this_one_hands_the_tool_round_to_the_chat_page(scenarios):
