@@ -27,8 +27,12 @@ from services.store.embeddings import EmbeddingCache
 
 JOB_KEY = "emb_job"
 RUN_KEY = "emb_run"
-# How often the progress fragment redraws while a job runs.
+# How often the progress fragment redraws while a job runs: often for a short job (its end shows at once), seldom
+# for a long one, where each redraw's ~50-150 ms of server CPU is taken from the endpoint on a shared 2-core machine
+# (bench/embeddings_page.py measured 0.32 CPU-s per second at 0.5 s, 0.05 at 5 s).
 POLL_S = 0.5
+SLOW_POLL_S = 2.0
+QUICK_JOB_TEXTS = 1_000
 # A job whose browser session has been gone this long is cancelled; a reconnect within it (a network blip) keeps it.
 SESSION_GRACE_S = 5.0
 SESSION_CHECK_S = 0.5
@@ -232,10 +236,15 @@ def take_job_error() -> BaseException | None:
     return st.session_state.pop("emb_job_error", None)
 
 
-def render_progress(job: EmbedJob) -> None:
-    """A progress bar with a Cancel button, redrawn every POLL_S; reruns the page when the job ends."""
+def poll_seconds(job: EmbedJob) -> float:
+    """How often to redraw the job's progress: POLL_S up to QUICK_JOB_TEXTS texts to send in all, else SLOW_POLL_S."""
+    return POLL_S if len(job.texts) * len(job.deployments) <= QUICK_JOB_TEXTS else SLOW_POLL_S
 
-    @st.fragment(run_every=POLL_S)
+
+def render_progress(job: EmbedJob) -> None:
+    """A progress bar with a Cancel button, redrawn every poll_seconds(job); reruns the page when the job ends."""
+
+    @st.fragment(run_every=poll_seconds(job))
     def _poll() -> None:
         if job.finished:
             st.rerun()

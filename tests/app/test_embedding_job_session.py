@@ -81,3 +81,12 @@ def test_a_session_back_within_the_grace_time_keeps_its_job_running(toy: ToyServ
     job.thread.join(timeout=30)
     assert not job.abandoned and not job.cancel.is_set()
     assert job.results[0].complete and toy.state.requests == 12
+
+
+def test_progress_is_redrawn_often_for_a_short_job_and_seldom_for_a_long_one(toy: ToyServer) -> None:
+    job = _job(toy, threading.Event())
+    assert jobs.poll_seconds(job) == jobs.POLL_S  # 40 texts: the end shows at once
+    job.texts = [f"text {i}" for i in range(jobs.QUICK_JOB_TEXTS)]
+    assert jobs.poll_seconds(job) == jobs.POLL_S
+    job.deployments = job.deployments * 2  # twice the texts to send
+    assert jobs.poll_seconds(job) == jobs.SLOW_POLL_S > jobs.POLL_S
