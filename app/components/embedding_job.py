@@ -241,11 +241,25 @@ def poll_seconds(job: EmbedJob) -> float:
     return POLL_S if len(job.texts) * len(job.deployments) <= QUICK_JOB_TEXTS else SLOW_POLL_S
 
 
+def seconds_left(job: EmbedJob) -> float:
+    """The time the job still needs at its rate so far (infinite before anything is done)."""
+    elapsed = time.perf_counter() - job.started
+    if job.done <= 0 or elapsed <= 0:
+        return float("inf")
+    return max(job.total - job.done, 0) * elapsed / job.done
+
+
 def render_progress(job: EmbedJob) -> None:
     """A progress bar with a Cancel button, redrawn every poll_seconds(job); reruns the page when the job ends."""
 
-    @st.fragment(run_every=poll_seconds(job))
+    interval = poll_seconds(job)
+
+    @st.fragment(run_every=interval)
     def _poll() -> None:
+        # A job due to end before the next redraw is waited for here, so its results show when it ends, not up to
+        # one interval later.
+        if not job.finished and job.thread is not None and seconds_left(job) <= interval:
+            job.thread.join(timeout=interval)
         if job.finished:
             st.rerun()
         total = max(job.total, 1)

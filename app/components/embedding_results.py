@@ -105,7 +105,6 @@ def render_map(run: EmbeddingRun, side: Side) -> None:
     k = int(cols[3].number_input("Clusters", 1, 50, default_k, key="emb_clusters"))
     labels = clusters(run, side, k)
     method = METHOD_LABELS[str(method_label)]
-    warm_up_umap()
     if not projected(run, side, method, dims):
         caption = projection.time_caption(str(method_label), method, len(rows), dims)
         if method == "umap" and warm_up_umap().is_alive():
@@ -138,6 +137,8 @@ def render_map(run: EmbeddingRun, side: Side) -> None:
         )
         st.dataframe(table, hide_index=True, key="emb_neighbours")
     st.session_state["emb_export_view"] = (side.deployment.name, method, dims, k)
+    # Started once the map is drawn: compiling holds the interpreter lock for seconds, which would delay the first map.
+    warm_up_umap()
 
 
 def render_heatmap(run: EmbeddingRun, side: Side) -> None:

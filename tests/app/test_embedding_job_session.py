@@ -90,3 +90,14 @@ def test_progress_is_redrawn_often_for_a_short_job_and_seldom_for_a_long_one(toy
     assert jobs.poll_seconds(job) == jobs.POLL_S
     job.deployments = job.deployments * 2  # twice the texts to send
     assert jobs.poll_seconds(job) == jobs.SLOW_POLL_S > jobs.POLL_S
+
+
+def test_seconds_left_follow_the_rate_so_far(toy: ToyServer) -> None:
+    job = _job(toy, threading.Event())
+    job.total = 100
+    assert jobs.seconds_left(job) == float("inf")  # nothing done yet: no rate
+    job.started -= 10.0
+    job.done = 50
+    assert 9.5 <= jobs.seconds_left(job) <= 10.5  # half done in 10 s
+    job.done = 100
+    assert jobs.seconds_left(job) == 0
