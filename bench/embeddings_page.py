@@ -10,7 +10,10 @@ The texts are 3 to 96 words each (uniform, seeded), the same in every part. Meas
 3. the page in headless Chromium: the texts uploaded as a .txt file, Embed clicked, timed to the line "10,000 of
    10,000 texts embedded" and to the drawn scatter (the page's own PCA and plot included), an empty cache;
 4. the endpoint alone again (the machine's load drifts: the endpoint's rate is the mean of 1 and 4).
-The goal is the page at >= 0.9x the endpoint's texts/s. Figures from this machine are kept in bench/RESULTS.md.
+The goal is the page at >= 0.9x the endpoint's texts/s (exit 0; 1 under it). When the endpoint alone is more than
+15% faster or slower in 4 than in 1, the machine's load changed during the run and the ratios mean little: the run
+says UNRELIABLE (exit 2). Client and app-process CPU per 1,000 texts are printed too: they move less with the load.
+Figures from this machine are kept in bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ from tests.fixtures.local_endpoint import run_local_endpoint  # noqa: E402
 
 DEPLOYMENT = "all-minilm-l6-v2"
 GOAL = 0.9
+# Endpoint-alone rates before and after the page parts further apart than this make the run unreliable.
+MAX_DRIFT = 0.15
 SWEEP_TEXTS = 2_000  # texts per setting tried (at most)
 # (batch size, requests in flight) tried for the endpoint alone.
 SWEEP = ((16, 1), (32, 2), (64, 2), (64, 4), (128, 2))
@@ -302,9 +307,15 @@ def main() -> None:
     figures["ratios"] = ratios
     for name, ratio in ratios.items():
         print(f"{name}: {ratio:.2f}x (goal >= {GOAL}x)")
+    worst = min(ratios.values())
+    drift = abs(first - second) / max(first, second)
+    figures["endpoint_drift"] = drift
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
-    worst = min(ratios.values())
+    if drift > MAX_DRIFT:
+        # The endpoint's own rate moved under the run: another load came or went, and the ratios mean little.
+        print(f"embeddings page: UNRELIABLE (the endpoint alone went from {first:.1f} to {second:.1f} texts/s)")
+        sys.exit(2)
     print(f"embeddings page: {'PASS' if worst >= GOAL else 'FAIL'} (lowest {worst:.2f}x)")
     sys.exit(0 if worst >= GOAL else 1)
 
