@@ -110,6 +110,8 @@ class EmbedBatcher:
             job.turn.cancel()
         # A turn that was granted but not used (the result came first) goes back to the slot.
         job.turn.add_done_callback(_release_unused)
+        # The outcome of a request whose client left is read here, so a failure is not logged as never retrieved.
+        job.done.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
 def _release_unused(task: asyncio.Task[Turn]) -> None:
