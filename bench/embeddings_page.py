@@ -38,6 +38,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.words import CONTENT_WORDS, FUNCTION_WORDS  # noqa: E402
 from services.config import LOCAL_API_VERSION, Deployment  # noqa: E402
 from tests.fixtures.app_server import (  # noqa: E402
     CHROMIUM,
@@ -56,77 +57,7 @@ MAX_DRIFT = 0.15
 SWEEP_TEXTS = 2_000  # texts per setting tried (at most)
 # (batch size, requests in flight) tried for the endpoint alone.
 SWEEP = ((16, 1), (32, 2), (64, 2), (64, 4), (128, 2))
-WORDS = [
-    "the",
-    "of",
-    "and",
-    "to",
-    "in",
-    "is",
-    "that",
-    "it",
-    "for",
-    "on",
-    "with",
-    "as",
-    "was",
-    "by",
-    "at",
-    "from",
-    "this",
-    "have",
-    "or",
-    "an",
-    "be",
-    "are",
-    "not",
-    "but",
-    "river",
-    "market",
-    "engine",
-    "garden",
-    "planet",
-    "violin",
-    "harbour",
-    "recipe",
-    "signal",
-    "forest",
-    "morning",
-    "station",
-    "teacher",
-    "window",
-    "letter",
-    "bridge",
-    "summer",
-    "winter",
-    "mountain",
-    "village",
-    "doctor",
-    "computer",
-    "network",
-    "language",
-    "picture",
-    "history",
-    "weather",
-    "coffee",
-    "journey",
-    "animal",
-    "country",
-    "music",
-    "energy",
-    "problem",
-    "question",
-    "answer",
-    "company",
-    "student",
-    "family",
-    "children",
-    "government",
-    "economy",
-    "research",
-    "science",
-    "history",
-]
+WORDS = [*FUNCTION_WORDS, *CONTENT_WORDS]
 
 
 def mixed_texts(count: int, seed: int = 0) -> list[str]:

@@ -35,6 +35,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.words import FUNCTION_WORDS  # noqa: E402
 from services.config import LOCAL_API_VERSION  # noqa: E402
 from services.store.evals import EvalStore  # noqa: E402
 from tests.fixtures.app_server import (  # noqa: E402
@@ -52,32 +53,7 @@ from tests.fixtures.fault_server import FaultServer, Reply, chat_chunks, start_i
 NAMES = ("model-a", "model-b", "model-c")
 RUN_TIMEOUT_S = 900.0
 WINDOW_S = 5.0
-WORDS = [
-    "the",
-    "of",
-    "and",
-    "to",
-    "in",
-    "is",
-    "that",
-    "it",
-    "for",
-    "on",
-    "with",
-    "as",
-    "was",
-    "by",
-    "at",
-    "from",
-    "this",
-    "have",
-    "or",
-    "an",
-    "be",
-    "are",
-    "not",
-    "but",
-]
+WORDS = list(FUNCTION_WORDS)
 
 # A 50 ms timer's lag and every long task, recorded by the page itself from the moment this is injected.
 PROBE = """() => {
