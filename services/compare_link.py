@@ -146,8 +146,9 @@ class ReadLink:
     """A link read from a URL, and what could not be read of it."""
 
     link: CompareLink | None  # None: the URL holds no compare link
-    # "blind" (a token this server cannot open), "own" (broken pane settings) or "tools" (broken tool settings)
-    unreadable: str | None = None
+    # Each part that could not be read: "blind" (a token this server cannot open), "own" (broken pane settings),
+    # "tools" (broken tool settings). A link can have several broken parts: each is named.
+    unreadable: tuple[str, ...] = ()
 
 
 def read_link(query: Mapping[str, str | None], key: bytes) -> ReadLink:
@@ -156,7 +157,7 @@ def read_link(query: Mapping[str, str | None], key: bytes) -> ReadLink:
     if token is not None:
         data = open_token(token, key, purpose=BLIND_PURPOSE)
         if data is None:
-            return ReadLink(CompareLink(blind=True), unreadable="blind")
+            return ReadLink(CompareLink(blind=True), unreadable=("blind",))
         auto, canned = _tools(data.get("tools"))
         names, own = _names(data.get("panes")), _positions(data.get("own"))
         return ReadLink(CompareLink(names, own, True, data.get("shuffle") is True, auto, canned))
@@ -169,5 +170,5 @@ def read_link(query: Mapping[str, str | None], key: bytes) -> ReadLink:
     own = decode_own(own_text) if own_text else {}
     tools = decode_tools(tools_text) if tools_text else (False, "")
     auto, canned = tools or (False, "")
-    unreadable = "own" if own is None else ("tools" if tools is None else None)
+    unreadable = tuple(part for part, value in (("own", own), ("tools", tools)) if value is None)
     return ReadLink(CompareLink(names, own or {}, auto_tools=auto, canned=canned), unreadable=unreadable)

@@ -51,10 +51,10 @@ def _query() -> dict[str, str]:
     return st.query_params.to_dict()
 
 
-def _notice(link: CompareLink, unreadable: str | None, unknown: list[str]) -> str | None:
+def _notice(link: CompareLink, unreadable: tuple[str, ...], unknown: list[str]) -> str | None:
     """What the page says about the parts of a link it could not use (never a name while blind)."""
     parts = []
-    if unreadable == "blind":
+    if "blind" in unreadable:
         parts.append(
             "This blind link was made by another playground, or this one's link key has changed: its panes cannot "
             "be read here, so the comparison starts blind with the default panes."
@@ -65,9 +65,9 @@ def _notice(link: CompareLink, unreadable: str | None, unknown: list[str]) -> st
         # The names come from the URL: shown as code, never as markdown.
         named = ", ".join(code_span(name[:80]) for name in unknown[:MAX_PANES])
         parts.append(f"Not configured, so left out of the comparison: {named}.")
-    if unreadable == "own":
+    if "own" in unreadable:
         parts.append("The pane settings in this link could not be read: those panes use the shared settings.")
-    if unreadable == "tools":
+    if "tools" in unreadable:
         parts.append(
             "The tool settings in this link could not be read: tool calls are answered by hand, without canned results."
         )
@@ -101,7 +101,7 @@ def open_link(state: CompareState, deployments: Mapping[str, Deployment], defaul
         state.set_blind(True)
         state.shuffle = link.shuffle
         token = query.get(QUERY_BLIND)
-        if token and read.unreadable is None and not unknown:
+        if token and not read.unreadable and not unknown:
             state.sealed_link = (current_link(state).payload_text(), token)  # the address stays the one opened
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services.compare_link import QUERY_BLIND, QUERY_PANES, QUERY_TOOLS
+from services.compare_link import QUERY_BLIND, QUERY_OWN, QUERY_PANES, QUERY_TOOLS
 from services.config import Deployment
 from tests.fixtures.fault_server import FaultServer, Reply, Scenario, chat_chunks, tool_call_chunks
 
@@ -101,3 +101,11 @@ def test_a_broken_tools_value_says_so_and_leaves_them_off(scenarios: dict[str, S
     assert any("tool settings in this link could not be read" in w.value for w in at.warning)
     assert at.toggle(key="compare.auto_tools").value is False
     assert at.text_area(key="compare_tools_canned").value == ""
+
+
+def test_a_link_with_both_settings_broken_names_both(scenarios: dict[str, Scenario]) -> None:
+    at = page(scenarios, {QUERY_PANES: "orion,vega", QUERY_OWN: "cut-short", QUERY_TOOLS: "garbled!"})
+    notices = " ".join(w.value for w in at.warning)
+    assert "pane settings in this link could not be read" in notices
+    assert "tool settings in this link could not be read" in notices
+    assert [pane.sync for pane in at.session_state["compare.state"].panes] == [True, True]

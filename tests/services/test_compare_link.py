@@ -27,7 +27,7 @@ def test_an_open_link_round_trips_panes_and_the_own_settings():
     query = link_query(link, key)
     assert query[QUERY_PANES] == "zircon-east,quartz-west" and set(query) == {QUERY_PANES, QUERY_OWN}
     read = read_link(query, key)
-    assert read.link == link and read.unreadable is None
+    assert read.link == link and read.unreadable == ()
 
 
 def test_an_open_link_without_own_settings_is_just_the_panes():
@@ -46,7 +46,7 @@ def test_a_blind_link_is_one_token_that_names_no_deployment_and_opens_blind():
     for name in ("zircon", "quartz", "Own system"):
         assert name not in address and name.encode() not in decoded
     read = read_link(query, key)
-    assert read.link == link and read.unreadable is None
+    assert read.link == link and read.unreadable == ()
 
 
 def test_a_blind_token_wins_over_open_parameters():
@@ -58,12 +58,12 @@ def test_a_blind_token_wins_over_open_parameters():
 def test_a_blind_link_from_another_server_still_opens_blind_and_says_it_could_not_be_read():
     query = link_query(CompareLink(("a", "b"), blind=True), os.urandom(32))
     read = read_link(query, os.urandom(32))
-    assert read.link == CompareLink(blind=True) and read.unreadable == "blind"
+    assert read.link == CompareLink(blind=True) and read.unreadable == ("blind",)
 
 
 def test_broken_own_settings_keep_the_panes_and_are_reported():
     read = read_link({QUERY_PANES: "a,b", QUERY_OWN: "not-an-encoding!"}, b"")
-    assert read.link == CompareLink(("a", "b")) and read.unreadable == "own"
+    assert read.link == CompareLink(("a", "b")) and read.unreadable == ("own",)
 
 
 def test_a_url_without_a_link_reads_as_none():

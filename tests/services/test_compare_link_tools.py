@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from services.compare_link import (
     QUERY_BLIND,
+    QUERY_OWN,
     QUERY_PANES,
     QUERY_TOOLS,
     CompareLink,
@@ -26,7 +27,7 @@ def test_an_open_link_round_trips_auto_answers_and_canned_results():
     query = link_query(link, b"")
     assert set(query) == {QUERY_PANES, QUERY_TOOLS}
     read = read_link(query, b"")
-    assert read.link == link and read.unreadable is None
+    assert read.link == link and read.unreadable == ()
 
 
 def test_each_tool_setting_travels_alone_and_defaults_add_nothing():
@@ -46,7 +47,7 @@ def test_a_blind_link_seals_the_tool_settings():
 
 def test_a_broken_tools_value_is_reported_and_keeps_the_panes():
     read = read_link({QUERY_PANES: "a,b", QUERY_TOOLS: "not-an-encoding!"}, b"")
-    assert read.link == CompareLink(("a", "b")) and read.unreadable == "tools"
+    assert read.link == CompareLink(("a", "b")) and read.unreadable == ("tools",)
 
 
 def test_tools_values_that_the_page_never_writes_are_dropped():
@@ -57,3 +58,8 @@ def test_tools_values_that_the_page_never_writes_are_dropped():
     assert decode_tools(packed(b'["a list"]')) == (False, "")
     assert decode_tools(packed(b'{"auto": true, "canned": "' + b"x" * 100_001 + b'"}')) == (True, "")
     assert decode_tools(packed(b"x" * 300_000)) is None
+
+
+def test_a_link_with_both_settings_broken_names_both():
+    read = read_link({QUERY_PANES: "a,b", QUERY_OWN: "cut-short", QUERY_TOOLS: "not-an-encoding!"}, b"")
+    assert read.link == CompareLink(("a", "b")) and read.unreadable == ("own", "tools")
