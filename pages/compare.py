@@ -149,6 +149,8 @@ def _poll(
         return
     shown: dict[str, tuple[str, str]] = {}
     labels = state.labels()
+    # While blind, a name the model gives itself is hidden as it streams in.
+    answer = mask.answer if mask is not None else str
     started = active.run.started_at or time.monotonic()
     while True:
         snaps = active.run.snapshots()
@@ -160,16 +162,16 @@ def _poll(
             if snap.status == "error" and snap.error is not None:
                 with placeholder.container():
                     if snap.text:
-                        render_untrusted(snap.text)
+                        render_untrusted(answer(snap.text))
                     error = snap.error if mask is None else mask.error(snap.error, labels.get(pid))
                     render_error(error, key=f"live_{pid}")
             elif snap.finished:
                 if snap.text:
-                    render_untrusted(snap.text, placeholder)
+                    render_untrusted(answer(snap.text), placeholder)
                 else:
                     placeholder.markdown("_(no text)_")
             elif snap.text:
-                render_untrusted(snap.text, placeholder, cursor="▌")
+                render_untrusted(answer(snap.text), placeholder, cursor="▌")
         done = all(s.finished for s in snaps.values())
         # Drawing the elapsed time every pass also lets a click (Stop) interrupt this loop at once.
         status.caption(f"streaming… {time.monotonic() - started:.1f} s" if not done else "finishing…")

@@ -1,5 +1,10 @@
 """Blind mode's mask: the words that would tell which pane is which deployment (its name, its model's names, its
-endpoint) replaced in any text shown while blind, by the pane's label ("Model A") or by "the endpoint"."""
+endpoint) replaced in any text shown while blind, by the pane's label ("Model A") or by "the endpoint".
+
+A model's own answer can name it too ("I am Phi, made by Microsoft"): `BlindMask.answer` hides, as whole words, those
+names, the models' families ("Phi" of "Phi-4-mini") and providers behind `HIDDEN_NAME` (never a label: an answer can
+name another pane's model, and a label there would mislead). The answer itself is kept: the names come back on reveal.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,28 @@ from urllib.parse import urlsplit
 from services.errors import InferenceError
 
 ENDPOINT_WORD = "the endpoint"
+HIDDEN_NAME = "[name hidden]"
+# Parts of model names too common to hide in an answer ("text" of "text-embedding-3-small").
+_GENERIC = frozenset(
+    [
+        "text",
+        "chat",
+        "model",
+        "instruct",
+        "mini",
+        "small",
+        "medium",
+        "large",
+        "base",
+        "embed",
+        "embedding",
+        "vision",
+        "preview",
+        "latest",
+        "turbo",
+    ]
+)
+_MIN_ANSWER_WORD = 3
 
 
 @dataclass(frozen=True)
@@ -20,11 +47,28 @@ class BlindMask:
     """Words to hide (matched without regard to case, longest first) and what stands in for each."""
 
     stand_ins: Mapping[str, str]  # lower-cased word -> replacement
+    answer_words: frozenset[str] = frozenset()  # lower-cased, hidden in answers only: families and providers
 
     @functools.cached_property
     def _pattern(self) -> re.Pattern[str]:
         words = sorted(self.stand_ins, key=len, reverse=True)
         return re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+
+    @functools.cached_property
+    def _answer_pattern(self) -> re.Pattern[str] | None:
+        words = {w for w in (*self.stand_ins, *self.answer_words) if len(w) >= _MIN_ANSWER_WORD}
+        if not words:
+            return None
+        # Whole words only: a deployment called "phi" must not eat "philosophy" out of an answer.
+        alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+    def answer(self, value: str) -> str:
+        """A model's answer (text or tool-call arguments) with every name that could give its pane away hidden."""
+        pattern = self._answer_pattern
+        if pattern is None or not value:
+            return value
+        return pattern.sub(HIDDEN_NAME, value)
 
     def text(self, value: str) -> str:
         """`value` with every hidden word replaced."""
@@ -63,8 +107,24 @@ def endpoint_words(endpoint: str | None) -> list[str]:
     return [endpoint.rstrip("/"), parts.netloc, parts.hostname or ""]
 
 
-def blind_mask(words_by_label: Mapping[str, Iterable[str | None]], endpoints: Iterable[str | None] = ()) -> BlindMask:
-    """The mask for these panes: each label with its deployment's and models' names, and the endpoints to hide.
+def model_family(name: str) -> list[str]:
+    """What an answer may call a model named `name`: the name's first two parts that start with a letter ("Meta" and
+    "Llama" of "Meta-Llama-3.1-8B") and their leading letters ("SmolLM" of "SmolLM2"), leaving out common words."""
+    found: list[str] = []
+    for part in re.split(r"[-_/.:\s]+", name.strip())[:2]:
+        letters = re.match(r"[A-Za-z]*", part)
+        if letters and letters.group(0):
+            found += [part, letters.group(0)]
+    return [w for w in dict.fromkeys(found) if len(w) >= _MIN_ANSWER_WORD and w.lower() not in _GENERIC]
+
+
+def blind_mask(
+    words_by_label: Mapping[str, Iterable[str | None]],
+    endpoints: Iterable[str | None] = (),
+    answer_words: Iterable[str | None] = (),
+) -> BlindMask:
+    """The mask for these panes: each label with its deployment's and models' names, and the endpoints to hide;
+    `answer_words` (model families, providers) are hidden in answers only.
 
     When two panes share a word (the same deployment twice), the first label keeps it: either way it is hidden."""
     stand_ins: dict[str, str] = {}
@@ -76,4 +136,5 @@ def blind_mask(words_by_label: Mapping[str, Iterable[str | None]], endpoints: It
         for word in words:
             if word and word.strip():
                 stand_ins.setdefault(word.strip().lower(), label)
-    return BlindMask(stand_ins)
+    extra = frozenset(w.strip().lower() for w in answer_words if w and w.strip().lower() not in _GENERIC)
+    return BlindMask(stand_ins, extra)

@@ -92,16 +92,24 @@ def _call_label(call_id: str, show_ids: bool) -> str:
     return f" · call {_esc(call_id)}" if show_ids else ""
 
 
-def _reply_parts(reply: PaneReply, shown: str, hide: Callable[[str], str], *, show_ids: bool = True) -> list[str]:
+def _reply_parts(
+    reply: PaneReply,
+    shown: str,
+    hide: Callable[[str], str],
+    *,
+    show_ids: bool = True,
+    answer: Callable[[str], str] = str,
+) -> list[str]:
     """One answer of a pane: text, tool calls, the results given to them, notes, error and parameters. Call ids are
-    left out of a blind export: their form (`toolu_…`, `call_…`) hints at the provider."""
-    parts = [f"<div class='reply'>{_esc(reply.text)}</div>"] if reply.text else []
+    left out of a blind export: their form (`toolu_…`, `call_…`) hints at the provider. `answer` hides the names a
+    model gives itself (while blind)."""
+    parts = [f"<div class='reply'>{_esc(answer(reply.text))}</div>"] if reply.text else []
     calls = api_tool_calls(reply)
     for call in calls:
         function = call["function"]
         parts.append(
             f"<div class='tool-call'><p class='muted'>Tool call · {_esc(function['name'])}"
-            f"{_call_label(call['id'], show_ids)}</p><pre>{_esc(function['arguments'])}</pre></div>"
+            f"{_call_label(call['id'], show_ids)}</p><pre>{_esc(answer(function['arguments']))}</pre></div>"
         )
     names = {call["id"]: call["function"]["name"] for call in calls}
     for result in reply.tool_results:
@@ -142,7 +150,8 @@ def export_html(
 
     `names` maps pane ids to what the reader sees (deployment names, or "Model A" labels while blind).
     `deployments` are only used to mask their secrets (keys, header values); none is written. While blind, `mask`
-    hides the deployments', models' and endpoints' names in every error and parameter list.
+    hides the deployments', models' and endpoints' names in every error and parameter list, and in the answers the
+    names a model gives itself (its family, its maker).
     """
     hide = mask.text if mask is not None else str
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
@@ -161,7 +170,13 @@ def export_html(
             css = "pane winner" if turn.vote == pid else "pane"
             parts.append(f"<div class='{css}'><h3>{_esc(names.get(pid, pid))}</h3>")
             for reply in chain:
-                parts += _reply_parts(reply, names.get(pid, reply.deployment), hide, show_ids=mask is None)
+                parts += _reply_parts(
+                    reply,
+                    names.get(pid, reply.deployment),
+                    hide,
+                    show_ids=mask is None,
+                    answer=mask.answer if mask is not None else str,
+                )
             parts.append("</div>")
         parts.append("</div>")
         parts.append(_metrics_table("Metrics", last_turn_rows([turn], pane_ids), names))

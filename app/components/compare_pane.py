@@ -18,7 +18,7 @@ from app.components.error_card import render_error, render_filtered_answer
 from app.components.metrics_strip import render_metrics
 from app.components.safe_markdown import render_untrusted
 from app.state import get_info, mark_unsupported, unsupported_params
-from services.blind_mask import BlindMask, blind_mask
+from services.blind_mask import HIDDEN_NAME, BlindMask, blind_mask, model_family
 from services.compare_model import PaneReply
 from services.config import Deployment
 from services.safe_markdown import code_span
@@ -71,6 +71,12 @@ def _names_of(name: str, deployment: Deployment | None) -> list[str | None]:
     return [name, deployment.model, info.model_name if isinstance(info, ModelInfo) else None]
 
 
+def _provider_of(deployment: Deployment | None) -> str | None:
+    """The maker its /info names (None when it has none, or was never asked)."""
+    info = get_info(deployment) if deployment is not None else None
+    return info.model_provider_name if isinstance(info, ModelInfo) else None
+
+
 def blind_mask_for(state: CompareState, deployments: Mapping[str, Deployment]) -> BlindMask | None:
     """While blind: every pane's deployment, models and endpoint, each hidden behind its pane's label."""
     if not state.hidden:
@@ -78,15 +84,19 @@ def blind_mask_for(state: CompareState, deployments: Mapping[str, Deployment]) -
     labels = state.labels()
     words: dict[str, list[str | None]] = {}
     endpoints: list[str | None] = []
+    providers: list[str | None] = []
     for pane in state.panes:
         deployment = deployments.get(pane.deployment)
         words.setdefault(labels[pane.uid], []).extend(_names_of(pane.deployment, deployment))
         endpoints.append(deployment.endpoint if deployment is not None else None)
+        providers.append(_provider_of(deployment))
     for turn in state.turns:
         for pid in turn.replies:
             for reply in turn.chain(pid):
                 words.setdefault(labels.get(pid, REMOVED), []).extend([reply.deployment, reply.model])
-    return blind_mask(words, endpoints)
+    # An answer may name its model by family ("I am Phi") or maker ("made by Microsoft"): hidden in answers only.
+    families = [family for names in words.values() for name in names if name for family in model_family(name)]
+    return blind_mask(words, endpoints, [*families, *providers])
 
 
 def _on_deployment_change(state: CompareState, uid: str) -> None:
@@ -119,17 +129,26 @@ def render_reply(
     the models' names and endpoints too. `on_retry` offers Retry on the error card (the pane's last turn, when it
     failed)."""
     json_mode = str((reply.params.get("response_format") or {}).get("type", "")).startswith("json")
+    # While blind, names the model gives itself in its answer are hidden too (they come back on reveal).
+    answer_mask = (mask or blind_mask({blind_label: [reply.deployment, reply.model]})) if blind_label else None
+    shown_answer = answer_mask.answer if answer_mask is not None else str
     with st.chat_message("assistant"):
-        if reply.text:
+        text = shown_answer(reply.text)
+        if text:
             if json_mode:
-                st.code(reply.text, language="json")
+                st.code(text, language="json")
             else:
-                render_untrusted(reply.text)
+                render_untrusted(text)
+        hid_names = text != reply.text
         for call in reply.tool_calls:
             st.caption(f"tool call {code_span(call.function.name)}")
-            st.code(call.function.arguments or "{}", language="json")
+            arguments = shown_answer(call.function.arguments or "{}")
+            hid_names = hid_names or arguments != (call.function.arguments or "{}")
+            st.code(arguments, language="json")
             if not arguments_complete(call.function.arguments or ""):
                 st.caption(":orange[cut off: its arguments stopped arriving, so it cannot be run]")
+        if hid_names:
+            st.caption(f"{HIDDEN_NAME}: a name that could tell which model this is; shown when names are revealed")
         if reply.status == "stopped":
             partial = reply.text or reply.tool_calls
             st.caption("stopped: the text above is what arrived" if partial else "stopped before the first token")

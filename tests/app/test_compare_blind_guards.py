@@ -120,3 +120,27 @@ def test_blind_panes_show_no_tool_call_id_until_revealed(calling: dict[str, Scen
     at.button(key="compare.reveal").click().run()
     revealed = shown(at)
     assert all(call_id in revealed for call_id in IDS.values())
+
+
+def test_names_a_model_gives_itself_are_hidden_until_the_reveal(fault_server: FaultServer) -> None:
+    from app.components.compare_pane import blind_mask_for
+    from pages.compare import _export_names
+    from services.blind_mask import HIDDEN_NAME
+    from services.compare_export import export_html
+
+    info = {"model_name": "Obsidian-7B-Chat", "model_type": "chat-completion", "model_provider_name": "Contoso"}
+    boast = "I am Obsidian, made by Contoso. Philosophy is fun."
+    scenarios = {name: fault_server.scenario(Reply(json=info), Reply(sse=chat_chunks([boast]))) for name in IDS}
+    at = blind_page(scenarios)
+    send(at, "who are you?")
+    blind = shown(at)
+    assert "Obsidian" not in blind and "Contoso" not in blind
+    assert blind.count(f"I am {HIDDEN_NAME}, made by {HIDDEN_NAME}. Philosophy is fun.") == 2  # the rest is kept
+    assert "shown when names are revealed" in blind
+    state = at.session_state["compare.state"]
+    names = _export_names(state)
+    deployments = at.session_state["deployments_added"]
+    exported = export_html(state.turns, list(names), names, deployments, mask=blind_mask_for(state, deployments))
+    assert "Obsidian" not in exported and "Contoso" not in exported and HIDDEN_NAME in exported
+    at.button(key="compare.reveal").click().run()
+    assert shown(at).count(boast) == 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.blind_mask import ENDPOINT_WORD, blind_mask
+from services.blind_mask import ENDPOINT_WORD, HIDDEN_NAME, blind_mask, model_family
 from services.errors import AuthenticationError, EndpointUnavailableError, UnsupportedParameterError
 
 MASK = blind_mask(
@@ -46,3 +46,25 @@ def test_errors_with_keyword_fields_and_details_are_masked_everywhere():
 def test_a_plain_exception_is_masked_by_its_message():
     masked = MASK.error(ValueError("zircon broke"), "Model A")
     assert type(masked) is ValueError and str(masked) == "Model A broke"
+
+
+def test_an_answer_hides_names_families_and_makers_as_whole_words_only():
+    mask = blind_mask(
+        {"Model A": ["zircon", "Obsidian-7B-Chat"], "Model B": ["phi"]},
+        ["http://127.0.0.1:9"],
+        [*model_family("Obsidian-7B-Chat"), *model_family("Meta-Llama-3.1-8B"), "Contoso", None],
+    )
+    answer = "I am Obsidian, made by CONTOSO; not Llama. Philosophy and graphics stay; phi and zircon do not."
+    assert mask.answer(answer) == (
+        f"I am {HIDDEN_NAME}, made by {HIDDEN_NAME}; not {HIDDEN_NAME}. Philosophy and graphics stay; "
+        f"{HIDDEN_NAME} and {HIDDEN_NAME} do not."
+    )
+    assert mask.answer('{"city": "Oslo"}') == '{"city": "Oslo"}'  # nothing to hide: the text as it was
+
+
+def test_a_model_family_is_its_leading_parts_without_common_words():
+    assert model_family("SmolLM2-135M-Instruct") == ["SmolLM2", "SmolLM"]
+    assert model_family("Meta-Llama-3.1-8B") == ["Meta", "Llama"]
+    assert model_family("gpt-4o") == ["gpt"]
+    assert model_family("text-embedding-3-small") == []  # "text" and "embedding" are words answers use
+    assert model_family("o3-mini") == []  # too short to hide without eating other words
