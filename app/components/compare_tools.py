@@ -72,13 +72,18 @@ def render_waiting(state: CompareState, pane_uid: str) -> None:
 
 def answer_automatically(state: CompareState) -> None:
     """With "answer tool calls automatically" on: every pane whose waiting calls all have a canned or built-in
-    result gets them and is marked to continue (at most MAX_AUTO_ROUNDS answers in a row per turn)."""
+    result gets them and is marked to continue (at most MAX_AUTO_ROUNDS answers in a row per turn).
+
+    An answer the user stopped is left to them: a call stopped before any argument text arrived looks like a call
+    without arguments, so nothing can tell it is whole."""
     if not state.auto_tools or state.running or not state.turns:
         return
     canned = tool_settings.canned_results(TOOLS_KEY)
     for pane in state.panes:
         pending = waiting_calls(state.turns, pane.uid)
         if not pending or len(state.turns[-1].rounds.get(pane.uid, [])) >= MAX_AUTO_ROUNDS:
+            continue
+        if state.turns[-1].chain(pane.uid)[-1].status == "stopped":
             continue
         found = automatic_results(pending, canned)
         if len(found) == len(pending):

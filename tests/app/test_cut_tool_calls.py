@@ -89,6 +89,18 @@ def test_auto_answers_leave_a_pane_with_a_cut_call_to_the_user(fault_server: Fau
     assert_sent_valid(body, [("call_b", CUT_RESULT)])
 
 
+def test_a_stopped_answer_is_never_answered_automatically(fault_server: FaultServer) -> None:
+    # Stopped right after the name arrived: no argument text, so the call looks like one that takes none.
+    scenario = fault_server.scenario(Reply(sse=chat_chunks(["It is noon."])))
+    at = stopped_pane(scenario, ("call_c", "current_time", ""), auto=True)
+    assert bodies(scenario) == []  # the built-in clock would answer it, were the answer not stopped
+    assert len(answer_boxes(at, "compare_tool_p1_")) == 1  # the user decides
+    at.session_state["compare.state"].turns[0].chain("p1")[-1].status = "done"
+    at.run()  # the same call in an answer that finished is answered by the clock at once
+    [body] = bodies(scenario)
+    assert body["messages"][-1]["role"] == "tool" and body["messages"][-1]["tool_call_id"] == "call_c"
+
+
 def test_a_prompt_typed_over_a_cut_call_sends_a_valid_request(fault_server: FaultServer) -> None:
     scenario = fault_server.scenario(Reply(sse=chat_chunks(["Fine."])))
     at = stopped_pane(scenario, PARTIAL)
