@@ -63,18 +63,15 @@ def label_html(label: str, note: str = "") -> str:
     return f'<div class="compare-pane-label"><strong title="{text}">{text}</strong>{extra}</div>'
 
 
-def _names_of(name: str, deployment: Deployment | None) -> list[str | None]:
-    """What names a deployment: its own name, the model it is configured for, and the model its /info reports."""
+def _identity_of(name: str, deployment: Deployment | None) -> tuple[list[str | None], str | None]:
+    """What names a deployment (its own name, the model it is configured for, the model its /info reports) and the
+    maker its /info names (None when it has none, or was never asked)."""
     if deployment is None:
-        return [name]
+        return [name], None
     info = get_info(deployment)
-    return [name, deployment.model, info.model_name if isinstance(info, ModelInfo) else None]
-
-
-def _provider_of(deployment: Deployment | None) -> str | None:
-    """The maker its /info names (None when it has none, or was never asked)."""
-    info = get_info(deployment) if deployment is not None else None
-    return info.model_provider_name if isinstance(info, ModelInfo) else None
+    if not isinstance(info, ModelInfo):
+        return [name, deployment.model, None], None
+    return [name, deployment.model, info.model_name], info.model_provider_name
 
 
 def blind_mask_for(state: CompareState, deployments: Mapping[str, Deployment]) -> BlindMask | None:
@@ -87,9 +84,10 @@ def blind_mask_for(state: CompareState, deployments: Mapping[str, Deployment]) -
     providers: list[str | None] = []
     for pane in state.panes:
         deployment = deployments.get(pane.deployment)
-        words.setdefault(labels[pane.uid], []).extend(_names_of(pane.deployment, deployment))
+        names, provider = _identity_of(pane.deployment, deployment)
+        words.setdefault(labels[pane.uid], []).extend(names)
         endpoints.append(deployment.endpoint if deployment is not None else None)
-        providers.append(_provider_of(deployment))
+        providers.append(provider)
     for turn in state.turns:
         for pid in turn.replies:
             for reply in turn.chain(pid):
@@ -142,9 +140,10 @@ def render_reply(
         hid_names = text != reply.text
         for call in reply.tool_calls:
             st.caption(f"tool call {code_span(call.function.name)}")
-            arguments = shown_answer(call.function.arguments or "{}")
-            hid_names = hid_names or arguments != (call.function.arguments or "{}")
-            st.code(arguments, language="json")
+            arguments = call.function.arguments or "{}"
+            shown_args = shown_answer(arguments)
+            hid_names = hid_names or shown_args != arguments
+            st.code(shown_args, language="json")
             if not arguments_complete(call.function.arguments or ""):
                 st.caption(":orange[cut off: its arguments stopped arriving, so it cannot be run]")
         if hid_names:
