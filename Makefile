@@ -41,7 +41,7 @@ endpoint: install
 	$(BIN)/python -m local_endpoint --host 127.0.0.1 --port 8800
 
 test: install chromium postgresql
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .
