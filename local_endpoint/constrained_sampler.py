@@ -9,7 +9,9 @@ llama_cpp: import it where the model is loaded."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+from collections.abc import Iterator
 from typing import Any
 
 import llama_cpp
@@ -105,8 +107,38 @@ class GrammarCheckedSampler:
         self.close()
 
 
+@contextlib.contextmanager
+def _without_extra_buffer_types() -> Iterator[None]:
+    """Models loaded inside keep their weights in plain CPU buffers: no repacking into "extra" buffer types.
+
+    On CPUs with AMX (Sapphire Rapids and later), a native build of llama.cpp repacks the weights into an AMX buffer and
+    the first decode then crashes with a segmentation fault in `ggml_backend_amx_mul_mat` (ggml-org/llama.cpp#20824,
+    closed unfixed; seen here on SmolLM2's first answer). `Llama()` takes no argument for `use_extra_bufts`, so its
+    default is swapped for the time of the load. The cost is llama.cpp's interleaved layout of some quantized
+    weights for faster matrix products: SmolLM2-135M answered at about 60 tokens/s on 2 cores without it, as fast as
+    the 15 ms per token in bench/RESULTS.md, recorded with it on a machine without AMX."""
+    module = llama_cpp.llama.llama_cpp
+    stock = module.llama_model_default_params
+
+    def plain_buffers() -> Any:
+        params = stock()
+        params.use_extra_bufts = False
+        return params
+
+    module.llama_model_default_params = plain_buffers
+    try:
+        yield
+    finally:
+        module.llama_model_default_params = stock
+
+
 class ConstrainedLlama(Llama):
-    """llama_cpp.Llama whose sampler checks a CompiledGrammar token by token (other grammars go the stock way)."""
+    """llama_cpp.Llama whose sampler checks a CompiledGrammar token by token (other grammars go the stock way), loaded
+    without extra buffer types (see `_without_extra_buffer_types`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        with _without_extra_buffer_types():
+            super().__init__(*args, **kwargs)
 
     def _init_sampler(self, *args: Any, grammar: Any = None, **kwargs: Any) -> Any:
         if not isinstance(grammar, CompiledGrammar):
