@@ -142,3 +142,15 @@ def test_environment_sets_the_grammar_cache_and_the_json_bound() -> None:
     assert EndpointConfig.from_environ({}).json_max_tokens == DEFAULT_JSON_MAX_TOKENS
     with pytest.raises(ValueError, match="LOCAL_ENDPOINT_JSON_MAX_TOKENS"):
         EndpointConfig.from_environ({"LOCAL_ENDPOINT_JSON_MAX_TOKENS": "0"})
+
+
+def test_the_model_is_loaded_without_extra_buffer_types(model: ChatModel) -> None:
+    # On AMX CPUs an "extra" (AMX) buffer crashes the first decode: the weights stay in plain CPU buffers, and only
+    # for the time of the load (a later Llama gets llama.cpp's own default).
+    import llama_cpp
+
+    assert model.llm.model_params.use_extra_bufts is False
+    assert llama_cpp.llama.llama_cpp.llama_model_default_params().use_extra_bufts is True
+    assert model.generate(
+        GenerationJob(model.text_tokens("Hello"), {"max_tokens": 2}), lambda _: None, threading.Event()
+    )
