@@ -180,6 +180,8 @@ def test_clicking_inside_a_pane_sends_nothing_and_model_extras_reach_the_request
     card.wait_for()
     # The card's title can be drawn before its details on a busy machine: wait for the position to be named.
     card.get_by_text("line 1, column 12").wait_for()
+    # The chat input comes after the card in the same run: read it once the run is over.
+    wait_until_idle(page)
     assert page.get_by_test_id("stChatInputTextArea").is_disabled()
     screenshot(page, "compare-settings-bad-json")
     extras.fill('{"top_k": 2}')
