@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from services.config import LOCAL_API_VERSION
 from tests.fixtures.app_server import (
@@ -77,6 +78,8 @@ def test_upload_pick_two_deployments_add_contains_run_and_see_every_cell(
     wait_until_idle(page)
     # The matrix is a data grid; its accessible table holds the header and every visible cell as text.
     grid = page.locator("[data-testid=stDataFrame]").filter(has_text="small-b · checks").locator("table[role=grid]")
+    # The grid draws its rows after the tab shows: wait for them rather than for a fixed time.
+    expect(grid.locator("tbody tr")).to_have_count(3)
     header = [cell.inner_text().strip() for cell in grid.locator("thead th").all()]
     rows = grid.locator("tbody tr").all()
     assert len(rows) == 3, header
