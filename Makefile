@@ -40,8 +40,9 @@ run: install
 endpoint: install
 	$(BIN)/python -m local_endpoint --host 127.0.0.1 --port 8800
 
+# Two pytest-xdist workers: most browser tests in order on one, everything else on the other (tests/conftest.py).
 test: install chromium postgresql
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint: install
 	$(BIN)/ruff check .

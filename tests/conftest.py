@@ -63,7 +63,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under pytest-xdist (`pytest -n 2`; `make test` runs serially) each module goes whole to one worker. Most
+    """Under pytest-xdist (`make test` runs `pytest -n 2`) each module goes whole to one worker. Most
     browser tests form one group that one worker runs in order from the start, while the other takes every other
     module and then the browser tail (`_BROWSER_TAIL`). A browser test leaves much of a core idle (it waits on the
     app), so the AppTest and service tests fit beside it; browser tests on both workers all along only slowed each
