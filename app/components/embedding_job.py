@@ -19,7 +19,7 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app import state
-from services import tracing
+from services import projection, tracing
 from services.client import InferenceClient
 from services.config import Deployment
 from services.embeddings import EmbedManyResult, embed_many, retry_missing
@@ -198,8 +198,9 @@ def session_alive_check() -> Callable[[], bool] | None:
 
 
 def start_job(job: EmbedJob) -> None:
-    """Start a job and remember it in the session."""
+    """Start a job and remember it in the session; k-means (the map's colours) is imported while the vectors come."""
     job.start()
+    projection.preload_clustering()
     st.session_state[JOB_KEY] = job
 
 

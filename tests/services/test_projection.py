@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 import time
 
 import numpy as np
@@ -115,6 +116,22 @@ def test_kmeans_recovers_separated_clusters_and_cluster_order_groups_them() -> N
     runs = [found[i] for i in order]
     assert sum(1 for a, b in itertools.pairwise(runs) if a != b) == 2
     assert projection.kmeans_clusters(x[:2], 8).tolist() in ([0, 1], [1, 0])
+
+
+def test_kmeans_on_many_rows_takes_mini_batches_and_still_recovers_separated_clusters() -> None:
+    x, labels = clustered(n=projection.KMEANS_MINIBATCH_FROM + 600, k=4)
+    found = projection.kmeans_clusters(x, 4)
+    assert len({(a, b) for a, b in zip(found, labels, strict=True)}) == 4
+    # Repeated rows count once when k is clamped: 3 distinct rows give 3 clusters, however many copies.
+    copies = np.repeat(x[:3], 2_000, axis=0)
+    assert sorted(set(projection.kmeans_clusters(copies, 8).tolist())) == [0, 1, 2]
+
+
+def test_clustering_is_imported_once_in_the_background() -> None:
+    first = projection.preload_clustering()
+    assert projection.preload_clustering() is first
+    first.join(timeout=60)
+    assert not first.is_alive() and "sklearn.cluster" in sys.modules
 
 
 def test_neighbour_overlap_is_one_for_a_rotation_and_low_for_noise() -> None:
