@@ -54,6 +54,7 @@ def test_a_sent_chat_is_listed_opened_exported_and_restored_in_chat(page: Any, a
     page.get_by_text("Traces 1–1 of 1").wait_for()
     _select_first_row(page)
     page.locator(".st-key-traces_open_chat").wait_for()
+    wait_until_idle(page)  # the run that drew the trace may still be drawing the export buttons
     trace_id = parse_qs(urlsplit(page.url).query)["trace"][0]
     assert len(trace_id) == 32
     assert prompt in page.get_by_test_id("stJson").first.inner_text()
