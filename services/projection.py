@@ -24,7 +24,7 @@ _CHUNK_ROWS = 1024
 _MIN_ROWS = {"pca": 1, "umap": 4, "tsne": 4}
 KMEANS_RESTARTS_UP_TO = 2_000
 # From this many rows the colours come from mini-batch k-means: full k-means on 10,000 unstructured vectors ran 60 to
-# 300 iterations (1.4 to 3.8 s on one core, most of the map's wait after the last vector); mini-batches of 1,024 took
+# 300 iterations (0.5 to 3.8 s on one core, most of the map's wait after the last vector); mini-batches of 1,024 took
 # 0.3 s for clusters within 0.1% of its inertia.
 KMEANS_MINIBATCH_FROM = 5_000
 
